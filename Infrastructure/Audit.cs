@@ -1,0 +1,65 @@
+using System.Text.Json;
+
+namespace ClinicFlow.Infrastructure;
+
+/// <summary>
+/// The audit writer: one call a slice makes inside its transaction. Entries are append-only and
+/// hash-chained per clinic; the chain head row serialises writers of one clinic, and the digest
+/// is computed by the database (audit_digest) so /api/audit/verify recomputes it identically.
+/// </summary>
+public static class Audit
+{
+    /// <summary>The chain of platform events that belong to no clinic (user sign-ups, demo requests).</summary>
+    public static readonly Guid PlatformChain = Guid.Empty;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private const string Sql = """
+        with head as (
+            insert into audit_heads as h (clinic_id, seq, prev_hash, hash)
+            values (@ClinicId, 1, '\x'::bytea,
+                    audit_digest('\x'::bytea, @ClinicId, 1, @Id, now(), @ActorId, @ActorType, @Action,
+                                 @EntityType, @EntityId, @Ip, @UserAgent, @Changes::jsonb))
+            on conflict (clinic_id) do update
+               set seq = h.seq + 1,
+                   prev_hash = h.hash,
+                   hash = audit_digest(h.hash, @ClinicId, h.seq + 1, @Id, now(), @ActorId, @ActorType, @Action,
+                                       @EntityType, @EntityId, @Ip, @UserAgent, @Changes::jsonb)
+            returning seq, prev_hash, hash
+        )
+        insert into audit_log (clinic_id, seq, id, occurred_at, actor_id, actor_type, action, entity_type, entity_id,
+                               ip, user_agent, changes, prev_hash, hash)
+        select @ClinicId, head.seq, @Id, now(), @ActorId, @ActorType, @Action, @EntityType, @EntityId,
+               @Ip, @UserAgent, @Changes::jsonb, head.prev_hash, head.hash
+        from head
+        """;
+
+    /// <summary>Appends an entry to <paramref name="clinicId"/>'s chain. <paramref name="changes"/> must hold no secrets.</summary>
+    public static Task AuditAsync(this DbScope scope, Guid clinicId, string action, string entityType, object? entityId,
+        object? changes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var http = scope.Http;
+        var userAgent = http.Request.Headers.UserAgent.ToString();
+        return scope.ExecuteAsync(Sql, new
+        {
+            ClinicId = clinicId,
+            Id = Guid.CreateVersion7(),
+            scope.ActorId,
+            scope.ActorType,
+            Action = action,
+            EntityType = entityType,
+            EntityId = entityId?.ToString(),
+            Ip = http.ClientIp(),
+            UserAgent = userAgent.Length > 500 ? userAgent[..500] : userAgent,
+            Changes = JsonSerializer.Serialize(changes ?? new { }, Json),
+        }, ct);
+    }
+
+    /// <summary>Appends an entry to the caller's clinic chain.</summary>
+    public static Task AuditAsync(this Tenant tenant, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return tenant.AuditAsync(tenant.HasClinic ? tenant.ClinicId : PlatformChain, action, entityType, entityId, changes, ct);
+    }
+}

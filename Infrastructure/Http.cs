@@ -1,0 +1,65 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Routing;
+
+namespace ClinicFlow.Infrastructure;
+
+public sealed class ForwardedHeadersSettings
+{
+    /// <summary>Proxies whose X-Forwarded-For is trusted; default loopback.</summary>
+    public List<string> KnownProxies { get; set; } = ["127.0.0.1", "::1"];
+}
+
+public sealed class PublicUrlOptions
+{
+    public string PublicBaseUrl { get; set; } = "http://localhost:3001";
+}
+
+public static class HttpSetup
+{
+    /// <summary>JSON conventions of SPEC §1, trusted proxies, request-shape errors as exceptions.</summary>
+    public static IServiceCollection AddClinicHttp(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<JsonOptions>(options =>
+        {
+            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+            options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+
+        // Binding failures throw BadHttpRequestException, which the error contract turns into 400/415.
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 25 * 1024 * 1024);
+
+        var proxies = configuration.GetSection("ForwardedHeaders").Get<ForwardedHeadersSettings>() ?? new ForwardedHeadersSettings();
+        services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            options.ForwardLimit = 1;
+            options.KnownIPNetworks.Clear();
+            options.KnownProxies.Clear();
+            foreach (var proxy in proxies.KnownProxies)
+            {
+                options.KnownProxies.Add(IPAddress.Parse(proxy));
+            }
+        });
+
+        services.AddOptions<PublicUrlOptions>().Bind(configuration);
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) =>
+            member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
+        ValidatorOptions.Global.DisplayNameResolver = (_, member, _) =>
+            member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
+        return services;
+    }
+
+    /// <summary>An absolute link the API hands out (reset, invites, ICS, check-in).</summary>
+    public static string PublicUrl(this HttpContext http, string path)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var baseUrl = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<PublicUrlOptions>>().Value.PublicBaseUrl;
+        return baseUrl.TrimEnd('/') + "/" + path.TrimStart('/');
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace ClinicFlow.Infrastructure;
+
+public static class OpenApi
+{
+    public static IServiceCollection AddClinicOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi("v1", options =>
+        {
+            // Nested Request/Response records of different slices must not share a schema id.
+            options.CreateSchemaReferenceId = t => t.Type.IsNested && t.Type.DeclaringType is { } slice
+                ? slice.Name + t.Type.Name
+                : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "ClinicFlow API",
+                    Version = "v1",
+                    Description = "Scheduling, patients, consent and billing for medical and dental practices.",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
+                {
+                    ["Bearer"] = new OpenApiSecurityScheme
+                    {
+                        Type = SecuritySchemeType.Http,
+                        Scheme = "bearer",
+                        BearerFormat = "JWT",
+                        Description = "ES256 token from POST /api/auth/login.",
+                    },
+                    ["AdminKey"] = new OpenApiSecurityScheme
+                    {
+                        Type = SecuritySchemeType.ApiKey,
+                        In = ParameterLocation.Header,
+                        Name = "X-Admin-Key",
+                        Description = "The operator's superadmin key.",
+                    },
+                };
+                return Task.CompletedTask;
+            });
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                var scheme = context.Description.ActionDescriptor.EndpointMetadata.OfType<SecurityMetadata>().LastOrDefault();
+                if (scheme is not null)
+                {
+                    operation.Security ??= [];
+                    operation.Security.Add(new OpenApiSecurityRequirement
+                    {
+                        [new OpenApiSecuritySchemeReference(scheme.Scheme, context.Document)] = [],
+                    });
+                }
+
+                return Task.CompletedTask;
+            });
+        });
+}

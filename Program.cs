@@ -1,0 +1,43 @@
+using Carter;
+using ClinicFlow.Infrastructure;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddClinicOpenApi();
+builder.Services.AddDatabase();
+builder.Services.AddClinicAuth();
+builder.Services.AddClinicRateLimits();
+builder.Services.AddOutbox();
+builder.Services.AddClinicHttp(builder.Configuration);
+builder.Services.AddCarter();
+
+var app = builder.Build();
+
+await app.MigrateDatabaseAsync();
+if (args.Contains("--migrate-only"))
+{
+    return;
+}
+
+if (args.Contains("--seed-demo"))
+{
+    await DemoSeed.RunAsync(app);
+}
+
+app.UseForwardedHeaders();
+app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWriter.HandleExceptionAsync });
+app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
+app.UseRequestLocalization(options => options
+    .SetDefaultCulture("en")
+    .AddSupportedCultures("en", "es", "de")
+    .AddSupportedUICultures("en", "es", "de"));
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
+
+app.MapOpenApi("/openapi/{documentName}.json");
+app.MapScalarApiReference("/scalar");
+app.MapCarter();
+
+await app.RunAsync();

@@ -1,0 +1,76 @@
+namespace ClinicFlow.Slices.Clinics;
+
+/// <summary>Rules of the clinic row every feature reads: plans, limits, country defaults.</summary>
+public static class ClinicRules
+{
+    public const int TrialDays = 14;
+
+    public static readonly string[] Plans = ["basic", "pro", "enterprise"];
+
+    public static readonly string[] Locales = ["en", "es", "de"];
+
+    /// <summary>Plan limits of SPEC §2 (null = unlimited); a superadmin override wins.</summary>
+    public static (int? Doctors, int? Users) Limits(string plan, int? maxDoctorsOverride, int? maxUsersOverride)
+    {
+        var (doctors, users) = plan switch
+        {
+            "basic" => ((int?)2, (int?)5),
+            "pro" => (10, 25),
+            _ => ((int?)null, (int?)null),
+        };
+        return (maxDoctorsOverride ?? doctors, maxUsersOverride ?? users);
+    }
+
+    /// <summary>
+    /// Locks the clinic row and tells whether one more active user fits the plan. The lock makes
+    /// concurrent invitations and creations of one clinic count one after another.
+    /// </summary>
+    public const string UserCapacitySql = """
+        select c.plan, c.max_users_override,
+               (select count(*) from users u where u.clinic_id = c.id and u.active)::int as active_users
+        from clinics c
+        where c.id = @ClinicId
+        for update of c
+        """;
+
+    public sealed record UserCapacity(string Plan, int? MaxUsersOverride, int ActiveUsers)
+    {
+        public bool HasRoom => Limits(Plan, null, MaxUsersOverride).Users is not { } max || ActiveUsers < max;
+    }
+
+    private static readonly Dictionary<string, (string Currency, string Locale, string Timezone)> Countries = new()
+    {
+        ["AR"] = ("ARS", "es", "America/Argentina/Buenos_Aires"),
+        ["BO"] = ("BOB", "es", "America/La_Paz"),
+        ["BR"] = ("BRL", "es", "America/Sao_Paulo"),
+        ["CL"] = ("CLP", "es", "America/Santiago"),
+        ["CO"] = ("COP", "es", "America/Bogota"),
+        ["CR"] = ("CRC", "es", "America/Costa_Rica"),
+        ["EC"] = ("USD", "es", "America/Guayaquil"),
+        ["MX"] = ("MXN", "es", "America/Mexico_City"),
+        ["PE"] = ("PEN", "es", "America/Lima"),
+        ["PY"] = ("PYG", "es", "America/Asuncion"),
+        ["UY"] = ("UYU", "es", "America/Montevideo"),
+        ["VE"] = ("VES", "es", "America/Caracas"),
+        ["ES"] = ("EUR", "es", "Europe/Madrid"),
+        ["DE"] = ("EUR", "de", "Europe/Berlin"),
+        ["AT"] = ("EUR", "de", "Europe/Vienna"),
+        ["CH"] = ("CHF", "de", "Europe/Zurich"),
+        ["US"] = ("USD", "en", "America/New_York"),
+        ["GB"] = ("GBP", "en", "Europe/London"),
+    };
+
+    public static string CurrencyFor(string country) => Countries.TryGetValue(country, out var c) ? c.Currency : "USD";
+
+    public static string LocaleFor(string country) => Countries.TryGetValue(country, out var c) ? c.Locale : "en";
+
+    public static string TimezoneFor(string country) => Countries.TryGetValue(country, out var c) ? c.Timezone : "UTC";
+
+    /// <summary>True for an IANA zone id this machine's time-zone database knows.</summary>
+    public static bool IsTimezone(string? id) =>
+        !string.IsNullOrWhiteSpace(id)
+        && (id == "UTC" || id.Contains('/', StringComparison.Ordinal))
+        && TimeZoneInfo.TryFindSystemTimeZoneById(id, out _);
+
+    public static bool IsCountry(string? code) => code is { Length: 2 } && code.All(char.IsAsciiLetterUpper);
+}

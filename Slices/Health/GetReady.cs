@@ -1,0 +1,41 @@
+using Carter;
+using ClinicFlow.Infrastructure;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace ClinicFlow.Slices.Health;
+
+/// <summary>GET /health/ready: the database answers and holds every migration this build knows.</summary>
+public sealed class GetReady : ICarterModule
+{
+    public sealed record Response(string Status, long Migration);
+
+    private const string Sql = """select coalesce(max("Version"), 0) from "VersionInfo" """;
+
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapGet("/health/ready", Handle)
+            .AllowAnonymous()
+            .WithTags("Health")
+            .WithName(nameof(GetReady))
+            .WithSummary("Readiness: database reachable and migrated")
+            .ProducesErrors(StatusCodes.Status503ServiceUnavailable);
+
+    private static async Task<Results<Ok<Response>, ApiProblem>> Handle(NpgsqlDataSource db, CancellationToken ct)
+    {
+        long version;
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            version = await connection.ExecuteScalarAsync<long>(new CommandDefinition(Sql, cancellationToken: ct));
+        }
+        catch (Exception e) when (Database.IsUnavailable(e) || e is PostgresException)
+        {
+            return ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
+        }
+
+        return version >= Database.LatestMigration
+            ? TypedResults.Ok(new Response("ready", version))
+            : ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
+    }
+}

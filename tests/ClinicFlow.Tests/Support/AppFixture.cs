@@ -1,0 +1,136 @@
+using ClinicFlow.Infrastructure;
+using Dapper;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+[assembly: AssemblyFixture(typeof(ClinicFlow.Tests.Support.AppFixture))]
+
+namespace ClinicFlow.Tests.Support;
+
+/// <summary>
+/// One per test run: a real PostgreSQL, an SMTP sink and the real app booted by Alba on a fresh
+/// database (which boots through the app's own migrations). Test classes isolate by clinic.
+/// </summary>
+public sealed class AppFixture : IAsyncLifetime
+{
+    public const string SuperadminKey = "test-superadmin-key-0123456789abcdef";
+    public const string SyncSecret = "test-sync-secret-0123456789abcdef";
+    public const string PublicBaseUrl = "https://app.clinicflow.test";
+
+    public string SigningKeyPem { get; } = SigningKeys.NewPem();
+
+    public PostgresCluster Cluster { get; private set; } = null!;
+
+    public SmtpSink Smtp { get; } = new();
+
+    public IAlbaHost Host { get; private set; } = null!;
+
+    public string DatabaseName { get; private set; } = null!;
+
+    /// <summary>Superuser access to the main test database, for asserting on and tampering with rows.</summary>
+    public string AdminConnectionString => Cluster.AdminConnectionStringFor(DatabaseName);
+
+    private readonly List<(IAlbaHost Host, string Database)> _extraHosts = [];
+
+    /// <summary>Where the app's warnings and errors of this run go.</summary>
+    public static string LogPath { get; } = Path.Combine(AppContext.BaseDirectory, "app.log");
+
+    public async ValueTask InitializeAsync()
+    {
+        Cluster = await PostgresCluster.StartAsync();
+        (Host, DatabaseName) = await BootAsync(null);
+    }
+
+    /// <summary>Another app instance on its own database, with settings of its own (low rate limits, …).</summary>
+    public async Task<IAlbaHost> StartHostAsync(IDictionary<string, string?> settings)
+    {
+        var (host, database) = await BootAsync(settings);
+        lock (_extraHosts)
+        {
+            _extraHosts.Add((host, database));
+        }
+
+        return host;
+    }
+
+    public Dictionary<string, string?> BaseSettings(string connectionString)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = connectionString,
+            ["Jwt:SigningKeys:0"] = SigningKeyPem,
+            ["Superadmin:ApiKey"] = SuperadminKey,
+            ["Auth:SyncSecret"] = SyncSecret,
+            // Hashing at OWASP cost takes ~150 ms; tests check behaviour, not cost (docs/security.md).
+            ["Auth:PasswordIterations"] = "1000",
+            ["PublicBaseUrl"] = PublicBaseUrl,
+            ["Smtp:Host"] = "127.0.0.1",
+            ["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Smtp:Security"] = "None",
+            ["Outbox:PollSeconds"] = "0.2",
+            ["Outbox:RetryBaseSeconds"] = "0.2",
+        };
+        foreach (var group in new[] { "FailedAuth", "Register", "Demo", "Ics", "PublicLinks", "General" })
+        {
+            settings[$"RateLimits:{group}:PermitLimit"] = "1000000";
+        }
+
+        return settings;
+    }
+
+    private async Task<(IAlbaHost, string)> BootAsync(IDictionary<string, string?>? overrides)
+    {
+        var database = "clinicflow_test_" + Guid.NewGuid().ToString("N")[..16];
+        var connectionString = await Cluster.CreateDatabaseAsync(database);
+        var settings = BaseSettings(connectionString);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var host = await AlbaHost.For<Program>(
+            web => web.UseEnvironment("Testing")
+                .ConfigureLogging(logging => logging.AddProvider(new FileLoggerProvider(LogPath))),
+            ConfigurationOverride.Create(settings));
+        return (host, database);
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, object? args = null)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        return await connection.ExecuteScalarAsync<T>(sql, args) ?? throw new InvalidOperationException($"No value for: {sql}");
+    }
+
+    public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? args = null)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        return (await connection.QueryAsync<T>(sql, args)).ToList();
+    }
+
+    public async Task ExecuteAsync(string sql, object? args = null)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.ExecuteAsync(sql, args);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (host, _) in _extraHosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        if (Host is not null)
+        {
+            await Host.DisposeAsync();
+        }
+
+        await Smtp.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+}
