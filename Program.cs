@@ -26,15 +26,16 @@ if (args.Contains("--seed-demo"))
 }
 
 app.UseForwardedHeaders();
-app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWriter.HandleExceptionAsync });
-app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
 app.UseRequestLocalization(options => options
     .SetDefaultCulture("en")
     .AddSupportedCultures("en", "es", "de")
     .AddSupportedUICultures("en", "es", "de"));
+app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWriter.HandleExceptionAsync });
+app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
+app.UseBodySizeLimit();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseRateLimiter();
 
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/scalar");

@@ -16,10 +16,11 @@ public sealed record ApiError(
 /// <summary>A human-readable message in the three languages the API speaks; picked by Accept-Language.</summary>
 public sealed record Text(string En, string Es, string De)
 {
-    public string Current => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName switch
+    // Invariant globalization keeps culture names but not their data: match on the name.
+    public string Current => CultureInfo.CurrentUICulture.Name switch
     {
-        "es" => Es,
-        "de" => De,
+        var n when n.StartsWith("es", StringComparison.Ordinal) => Es,
+        var n when n.StartsWith("de", StringComparison.Ordinal) => De,
         _ => En,
     };
 }

@@ -2,7 +2,9 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Routing;
 
@@ -12,6 +14,12 @@ public sealed class ForwardedHeadersSettings
 {
     /// <summary>Proxies whose X-Forwarded-For is trusted; default loopback.</summary>
     public List<string> KnownProxies { get; set; } = ["127.0.0.1", "::1"];
+}
+
+public sealed class HttpLimits
+{
+    /// <summary>Largest request body a route takes unless it declares its own (uploads do).</summary>
+    public long MaxBodyBytes { get; set; } = 1024 * 1024;
 }
 
 public sealed class PublicUrlOptions
@@ -48,12 +56,37 @@ public static class HttpSetup
         });
 
         services.AddOptions<PublicUrlOptions>().Bind(configuration);
+        services.AddOptions<HttpLimits>().BindConfiguration("Http");
         ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) =>
             member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) =>
             member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         return services;
     }
+
+    /// <summary>
+    /// 413 PAYLOAD_TOO_LARGE before the body is read when Content-Length exceeds the route's limit
+    /// (<see cref="IRequestSizeLimitMetadata"/>) or Http:MaxBodyBytes; Kestrel enforces the same
+    /// limit on chunked bodies while reading.
+    /// </summary>
+    public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) =>
+        app.Use(async (context, next) =>
+        {
+            var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize
+                ?? context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<HttpLimits>>().Value.MaxBodyBytes;
+            if (context.Request.ContentLength > limit)
+            {
+                await ErrorWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge);
+                return;
+            }
+
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+            {
+                feature.MaxRequestBodySize = limit;
+            }
+
+            await next(context);
+        });
 
     /// <summary>An absolute link the API hands out (reset, invites, ICS, check-in).</summary>
     public static string PublicUrl(this HttpContext http, string path)

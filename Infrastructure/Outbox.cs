@@ -80,6 +80,9 @@ public static class Outbox
 {
     public const string Email = "email";
 
+    /// <summary>Payloads are camelCase JSON, like everything else the service writes.</summary>
+    public static readonly JsonSerializerOptions PayloadJson = new(JsonSerializerDefaults.Web);
+
     private const string EnqueueSql = """
         insert into outbox_messages (id, clinic_id, channel, recipient, payload)
         values (@Id, @ClinicId, @Channel, @Recipient, @Payload::jsonb)
@@ -105,7 +108,7 @@ public static class Outbox
             ClinicId = clinicId,
             Channel = Email,
             Recipient = to,
-            Payload = JsonSerializer.Serialize(new EmailPayload(subject, body)),
+            Payload = JsonSerializer.Serialize(new EmailPayload(subject, body), PayloadJson),
         }, ct);
         scope.OutboxTouched = true;
     }
@@ -246,7 +249,7 @@ public sealed class SmtpEmailChannel(IOptions<SmtpOptions> options) : IOutboxCha
     {
         ArgumentNullException.ThrowIfNull(message);
         var settings = options.Value;
-        var payload = JsonSerializer.Deserialize<EmailPayload>(message.Payload)
+        var payload = JsonSerializer.Deserialize<EmailPayload>(message.Payload, Outbox.PayloadJson)
             ?? throw new InvalidOperationException("Empty email payload.");
         using var mime = new MimeMessage();
         mime.From.Add(MailboxAddress.Parse(settings.From));

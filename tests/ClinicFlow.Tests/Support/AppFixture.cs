@@ -1,6 +1,7 @@
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -28,6 +29,9 @@ public sealed class AppFixture : IAsyncLifetime
 
     public string DatabaseName { get; private set; } = null!;
 
+    /// <summary>The main database as the app connects to it: a plain role, subject to row-level security.</summary>
+    public string AppConnectionString { get; private set; } = null!;
+
     /// <summary>Superuser access to the main test database, for asserting on and tampering with rows.</summary>
     public string AdminConnectionString => Cluster.AdminConnectionStringFor(DatabaseName);
 
@@ -43,15 +47,19 @@ public sealed class AppFixture : IAsyncLifetime
     }
 
     /// <summary>Another app instance on its own database, with settings of its own (low rate limits, …).</summary>
-    public async Task<IAlbaHost> StartHostAsync(IDictionary<string, string?> settings)
+    public async Task<IAlbaHost> StartHostAsync(IDictionary<string, string?> settings) =>
+        (await StartIsolatedAsync(settings)).Host;
+
+    /// <summary>Like <see cref="StartHostAsync"/>, also naming its database and replacing services.</summary>
+    public async Task<IsolatedHost> StartIsolatedAsync(IDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
-        var (host, database) = await BootAsync(settings);
+        var (host, database) = await BootAsync(settings, services);
         lock (_extraHosts)
         {
             _extraHosts.Add((host, database));
         }
 
-        return host;
+        return new IsolatedHost(host, Cluster.AdminConnectionStringFor(database));
     }
 
     public Dictionary<string, string?> BaseSettings(string connectionString)
@@ -79,10 +87,11 @@ public sealed class AppFixture : IAsyncLifetime
         return settings;
     }
 
-    private async Task<(IAlbaHost, string)> BootAsync(IDictionary<string, string?>? overrides)
+    private async Task<(IAlbaHost, string)> BootAsync(IDictionary<string, string?>? overrides, Action<IServiceCollection>? services = null)
     {
         var database = "clinicflow_test_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = await Cluster.CreateDatabaseAsync(database);
+        AppConnectionString ??= connectionString;
         var settings = BaseSettings(connectionString);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
@@ -91,7 +100,8 @@ public sealed class AppFixture : IAsyncLifetime
 
         var host = await AlbaHost.For<Program>(
             web => web.UseEnvironment("Testing")
-                .ConfigureLogging(logging => logging.AddProvider(new FileLoggerProvider(LogPath))),
+                .ConfigureLogging(logging => logging.AddProvider(new FileLoggerProvider(LogPath)))
+                .ConfigureServices(s => services?.Invoke(s)),
             ConfigurationOverride.Create(settings));
         return (host, database);
     }
@@ -134,3 +144,6 @@ public sealed class AppFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>An extra app instance and superuser access to its own database.</summary>
+public sealed record IsolatedHost(IAlbaHost Host, string AdminConnectionString);

@@ -1,0 +1,63 @@
+using System.Net;
+using System.Text.Json;
+using ClinicFlow.Tests.Support;
+
+namespace ClinicFlow.Tests.Platform;
+
+public sealed class OperationsTests(AppFixture app) : ApiTest(app)
+{
+    [Fact]
+    public async Task Live_and_ready_answer_when_migrated()
+    {
+        await Host.Scenario(s =>
+        {
+            s.Get.Url("/health/live");
+            s.StatusCodeShouldBeOk();
+        });
+        var ready = await Host.Scenario(s =>
+        {
+            s.Get.Url("/health/ready");
+            s.StatusCodeShouldBeOk();
+        });
+
+        using var body = JsonDocument.Parse(await ready.ReadAsTextAsync());
+        Assert.Equal("ready", body.RootElement.GetProperty("status").GetString());
+        Assert.Equal(await App.ScalarAsync<long>("""select max("Version") from "VersionInfo" """), body.RootElement.GetProperty("migration").GetInt64());
+    }
+
+    [Fact]
+    public async Task Publishes_an_openapi_31_document_with_schemas_and_errors()
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url("/openapi/v1.json");
+            s.StatusCodeShouldBeOk();
+        });
+
+        using var doc = JsonDocument.Parse(await result.ReadAsTextAsync());
+        var root = doc.RootElement;
+        Assert.StartsWith("3.1", root.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var paths = root.GetProperty("paths");
+        var register = paths.GetProperty("/api/auth/register").GetProperty("post");
+        Assert.Equal("Register", register.GetProperty("operationId").GetString());
+        Assert.True(register.GetProperty("responses").TryGetProperty("409", out _));
+        Assert.True(paths.GetProperty("/api/users").GetProperty("post").GetProperty("responses").TryGetProperty("403", out _));
+        var schemas = root.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.TryGetProperty("RegisterRequest", out _));
+        Assert.True(schemas.TryGetProperty("CreateUserResponse", out _));
+        Assert.True(schemas.TryGetProperty("ApiError", out _));
+        Assert.True(root.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("Bearer", out _));
+    }
+
+    [Fact]
+    public async Task Serves_the_scalar_reference()
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url("/scalar/");
+            s.StatusCodeShouldBeOk();
+        });
+
+        Assert.Contains("<html", await result.ReadAsTextAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+}
