@@ -36,6 +36,7 @@ public static class HttpSetup
         {
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+            options.SerializerOptions.Converters.Add(new UtcInstantConverter());
         });
 
         // Binding failures throw BadHttpRequestException, which the error contract turns into 400/415.
@@ -94,5 +95,18 @@ public static class HttpSetup
         ArgumentNullException.ThrowIfNull(http);
         var baseUrl = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<PublicUrlOptions>>().Value.PublicBaseUrl;
         return baseUrl.TrimEnd('/') + "/" + path.TrimStart('/');
+    }
+}
+
+/// <summary>Instants leave the API in UTC with a Z (<c>2026-03-01T14:00:00Z</c>); any offset is accepted in.</summary>
+public sealed class UtcInstantConverter : JsonConverter<DateTimeOffset>
+{
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.GetDateTimeOffset();
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value.UtcDateTime);
     }
 }
