@@ -1,0 +1,110 @@
+using System.Net;
+using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Auth;
+using ClinicFlow.Slices.AuditTrail;
+using ClinicFlow.Tests.Support;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace ClinicFlow.Tests.AuditTrail;
+
+/// <summary>The guarantees of the audit writer every slice relies on (Infrastructure/Audit.cs).</summary>
+public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
+{
+    [Fact]
+    public async Task An_entry_lives_and_dies_with_its_transaction()
+    {
+        var admin = await RegisterClinicAsync();
+        var clinicId = admin.ClinicId!.Value;
+        var dataSource = Host.Services.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
+        await using var transaction = await connection.BeginTransactionAsync(Ct);
+        await using (var scope = new NpgsqlCommand("select set_config('app.clinic_id', $1, true)", connection, transaction))
+        {
+            scope.Parameters.AddWithValue(clinicId.ToString());
+            await scope.ExecuteNonQueryAsync(Ct);
+        }
+
+        var tenant = new Tenant(new DefaultHttpContext()) { UserId = admin.UserId, ClinicId = clinicId };
+        tenant.Attach(connection, transaction);
+        await tenant.AuditAsync("test.rolled_back", "test", 42, new { step = 1 }, Ct);
+        Assert.Equal(3L, await tenant.ExecuteScalarAsync<long>(
+            "select seq from audit_heads where clinic_id = @clinicId", new { clinicId }, Ct));
+        await transaction.RollbackAsync(Ct);
+
+        Assert.Null(await LastAuditAsync(clinicId, "test.rolled_back"));
+        Assert.Equal(2L, await App.ScalarAsync<long>("select seq from audit_heads where clinic_id = @clinicId", new { clinicId }));
+        // The next entry takes the seq the rolled-back one had: no gap, and the chain stays valid.
+        await VaultEventAsync(admin);
+        Assert.Equal([1L, 2L, 3L], await App.QueryAsync<long>("select seq from audit_log where clinic_id = @clinicId order by seq", new { clinicId }));
+        Assert.True((await VerifyAsync(admin)).Valid);
+    }
+
+    [Fact]
+    public async Task A_request_that_fails_after_writing_leaves_no_entry()
+    {
+        var first = await RegisterClinicAsync();
+        var clinicName = "Twin " + Guid.NewGuid();
+
+        await Host.Scenario(s =>
+        {
+            s.Post.Json(new Register.Request(first.Email, Password, null, clinicName, null, null, null, null)).ToUrl("/api/auth/register");
+            s.StatusCodeShouldBe(HttpStatusCode.Conflict);
+        });
+
+        Assert.Equal(0, await App.ScalarAsync<int>(
+            "select count(*)::int from audit_log where action = 'clinic.create' and changes ->> 'name' = @clinicName", new { clinicName }));
+        Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from clinics where name = @clinicName", new { clinicName }));
+    }
+
+    [Fact]
+    public async Task Chains_each_entry_to_the_previous_one()
+    {
+        var admin = await RegisterClinicAsync();
+        await VaultEventAsync(admin);
+
+        var links = await App.QueryAsync<bool>("""
+            select prev_hash = coalesce(lag(hash) over (order by seq), '\x'::bytea)
+               and hash = audit_digest(prev_hash, clinic_id, seq, id, occurred_at, actor_id, actor_type, action,
+                                       entity_type, entity_id, ip, user_agent, changes)
+            from audit_log where clinic_id = @ClinicId order by seq
+            """, new { admin.ClinicId });
+        Assert.Equal([true, true, true], links);
+    }
+
+    [Fact]
+    public async Task Keeps_the_user_agent_to_500_characters()
+    {
+        var admin = await RegisterClinicAsync();
+
+        await VaultEventAsync(admin, new string('a', 800));
+
+        Assert.Equal(500, await App.ScalarAsync<int>(
+            "select length(user_agent) from audit_log where clinic_id = @ClinicId and action = 'vault.lock'", new { admin.ClinicId }));
+    }
+
+    private Task<IScenarioResult> VaultEventAsync(Account account, string? userAgent = null) =>
+        Host.Scenario(s =>
+        {
+            s.Post.Json(new RecordVaultEvent.Request("lock", null)).ToUrl("/api/audit/vault-event");
+            s.WithBearerToken(account.Token);
+            if (userAgent is not null)
+            {
+                s.WithRequestHeader("User-Agent", userAgent);
+            }
+
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+
+    private async Task<VerifyAudit.Response> VerifyAsync(Account admin)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/audit/verify");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        return await result.ReadAsJsonAsync<VerifyAudit.Response>();
+    }
+}
