@@ -103,6 +103,45 @@ public sealed class SigningKeys
     }
 }
 
+/// <summary>Start-up check: outside Development a signing key is required, and every key must load.</summary>
+public sealed class JwtOptionsValidator(IHostEnvironment environment) : IValidateOptions<JwtOptions>
+{
+    public ValidateOptionsResult Validate(string? name, JwtOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var pems = options.SigningKeys.Where(k => !string.IsNullOrWhiteSpace(k)).ToList();
+        if (pems.Count == 0)
+        {
+            return environment.IsDevelopment()
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail("Jwt:SigningKeys is required outside Development: set Jwt__SigningKeys__0 to an ES256 (P-256) private key in PEM.");
+        }
+
+        for (var i = 0; i < pems.Count; i++)
+        {
+            try
+            {
+                using var key = ECDsa.Create();
+                key.ImportFromPem(pems[i]);
+                if (key.KeySize != 256)
+                {
+                    return ValidateOptionsResult.Fail($"Jwt:SigningKeys:{i} is not a P-256 key (ES256).");
+                }
+            }
+            catch (ArgumentException)
+            {
+                return ValidateOptionsResult.Fail($"Jwt:SigningKeys:{i} is not a PEM private key.");
+            }
+            catch (CryptographicException)
+            {
+                return ValidateOptionsResult.Fail($"Jwt:SigningKeys:{i} is not an EC private key.");
+            }
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+}
+
 /// <summary>Who a token is for.</summary>
 public sealed record TokenSubject(Guid UserId, string Email, string? Role, Guid? ClinicId, int TokenVersion);
 
@@ -153,6 +192,7 @@ public static class AuthSetup
     public static IServiceCollection AddClinicAuth(this IServiceCollection services)
     {
         services.AddOptions<JwtOptions>().BindConfiguration("Jwt").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<JwtOptions>, JwtOptionsValidator>();
         services.AddOptions<SuperadminOptions>().BindConfiguration("Superadmin");
         services.AddOptions<AuthOptions>().BindConfiguration("Auth");
         services.AddSingleton<SigningKeys>();
