@@ -88,7 +88,8 @@ public sealed class OutboxTests(AppFixture app) : ApiTest(app)
 
         await using (var connection = new NpgsqlConnection(isolated.AdminConnectionString))
         {
-            for (var i = 0; i < 100 && await connection.ExecuteScalarAsync<int>("select attempts from outbox_messages where id = @id", new { id }) == 0; i++)
+            // Wait until the first attempt has failed and been recorded.
+            for (var i = 0; i < 100 && await connection.ExecuteScalarAsync<string?>("select last_error from outbox_messages where id = @id", new { id }) is null; i++)
             {
                 await Task.Delay(50, Ct);
             }
@@ -98,5 +99,40 @@ public sealed class OutboxTests(AppFixture app) : ApiTest(app)
         await sink.WaitForAsync(to);
         var sent = await WaitForStatusAsync(isolated.AdminConnectionString, id, "sent");
         Assert.True(sent.Attempts >= 2);
+    }
+
+    [Fact]
+    public async Task Two_instances_on_one_database_send_each_message_exactly_once()
+    {
+        await using var sink = new SmtpSink();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Smtp:Port"] = sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Outbox:BatchSize"] = "3",
+        };
+        var first = await App.StartIsolatedAsync(settings);
+        await using var connection = new NpgsqlConnection(first.AdminConnectionString);
+        var appConnection = new NpgsqlConnectionStringBuilder(first.AdminConnectionString)
+        {
+            Username = PostgresCluster.AppRole,
+            Password = PostgresCluster.AppPassword,
+        }.ConnectionString;
+        await App.StartIsolatedAsync(new Dictionary<string, string?>(settings) { ["ConnectionStrings:Postgres"] = appConnection });
+
+        var recipients = Enumerable.Range(0, 40).Select(i => NewEmail($"twice{i}")).ToList();
+        await connection.ExecuteAsync("""
+            insert into outbox_messages (id, channel, recipient, payload)
+            select gen_random_uuid(), 'email', r, '{"subject":"s","body":"b"}' from unnest(@recipients) r
+            """, new { recipients });
+
+        foreach (var recipient in recipients)
+        {
+            await sink.WaitForAsync(recipient);
+        }
+
+        await Task.Delay(500, Ct);
+        Assert.Equal(40, sink.Messages.Count);
+        Assert.Equal(40, recipients.Distinct().Count(r => sink.Messages.Count(m => m.To.Contains(r)) == 1));
+        Assert.Equal(40, await connection.ExecuteScalarAsync<int>("select count(*)::int from outbox_messages where status = 'sent' and attempts = 1"));
     }
 }
