@@ -22,7 +22,7 @@ public sealed class RequestPasswordReset : ICarterModule
 
     private sealed record Account(Guid Id, Guid? ClinicId, string Email, string Locale, bool Active);
 
-    private const string AccountSql = "select id, clinic_id, email, locale, active from users where email = @Email";
+    private const string AccountSql = "select id, clinic_id, email, locale, active from users where email = @Email::citext";
 
     private const string InsertTokenSql = """
         insert into password_reset_tokens (token_hash, user_id, expires_at)

@@ -36,7 +36,7 @@ public sealed class SyncUser : ICarterModule
     private const string ByEmailSql = """
         select id, clinic_id, active, email, full_name, provider, external_id
         from users
-        where email = @Email
+        where email = @Email::citext
         for update
         """;
 
@@ -102,6 +102,8 @@ public sealed class SyncUser : ICarterModule
 
         var created = account is null;
         var userId = account?.Id ?? Guid.CreateVersion7();
+        // Linking by email keeps the address as the account holds it; a known identity follows the provider's.
+        var storedEmail = linked ? account!.Email : email;
         try
         {
             if (account is null)
@@ -120,7 +122,7 @@ public sealed class SyncUser : ICarterModule
                 await db.ExecuteAsync(UpdateSql, new
                 {
                     account.Id,
-                    Email = email,
+                    Email = storedEmail,
                     FullName = fullName ?? account.FullName,
                     Provider = provider,
                     ExternalId = externalId,
@@ -135,7 +137,7 @@ public sealed class SyncUser : ICarterModule
 
         db.ActAs(userId);
         await db.AuditAsync(account?.ClinicId ?? Audit.PlatformChain, "user.sync", "user", userId,
-            new { email, provider, created, linked }, ct);
+            new { email = storedEmail, provider, created, linked }, ct);
         var session = await AuthRules.SessionAsync(db, issuer, userId, ct);
         return created ? TypedResults.Created("/api/auth/me", session) : TypedResults.Ok(session);
     }
