@@ -23,10 +23,10 @@ public sealed class UpdateMe : ICarterModule
                 .WithMessage("Use en, es or de.");
             RuleFor(r => r.Pin).Matches("^[0-9]{4,8}$").When(r => !string.IsNullOrEmpty(r.Pin))
                 .WithMessage("The PIN has 4 to 8 digits.");
-            RuleFor(r => r.CurrentPassword).NotEmpty().MaximumLength(200).When(r => r.NewPassword is not null)
-                .WithMessage("Give your current password to change it.");
-            RuleFor(r => r.NewPassword).NotEmpty().When(r => r.CurrentPassword is not null)
-                .WithMessage("Give the new password.");
+            RuleFor(r => r.CurrentPassword).NotEmpty().WithMessage("Give your current password to change it.")
+                .MaximumLength(200)
+                .When(r => r.NewPassword is not null);
+            RuleFor(r => r.NewPassword).NotNull().WithMessage("Give the new password.").When(r => r.CurrentPassword is not null);
             RuleFor(r => r.NewPassword).StrongPassword().When(r => r.NewPassword is not null);
         }
     }

@@ -127,6 +127,17 @@ public sealed class UpdateMeTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task A_current_password_alone_asks_for_the_new_one()
+    {
+        var admin = await RegisterClinicAsync();
+
+        var result = await PatchAsync(admin.Token, new { currentPassword = Password }, HttpStatusCode.BadRequest);
+
+        var error = await ErrorAsync(result, ErrorCodes.ValidationError);
+        Assert.Equal(["newPassword"], error.Details!.Keys);
+    }
+
+    [Fact]
     public async Task Works_for_a_user_without_clinic()
     {
         var solo = await RegisterWithoutClinicAsync();
