@@ -56,10 +56,24 @@ public static class Audit
         }, ct);
     }
 
-    /// <summary>Appends an entry to the caller's clinic chain.</summary>
-    public static Task AuditAsync(this Tenant tenant, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+    private const string BypassOnSql = "select set_config('app.bypass_rls', 'on', true)";
+
+    private const string BypassOffSql = "select set_config('app.bypass_rls', '', true)";
+
+    /// <summary>Appends an entry to the caller's clinic chain (the platform chain for a user without a clinic).</summary>
+    public static async Task AuditAsync(this Tenant tenant, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        return tenant.AuditAsync(tenant.HasClinic ? tenant.ClinicId : PlatformChain, action, entityType, entityId, changes, ct);
+        if (tenant.HasClinic)
+        {
+            await tenant.AuditAsync(tenant.ClinicId, action, entityType, entityId, changes, ct);
+            return;
+        }
+
+        // Row-level security hides the platform chain from a tenant connection without a clinic:
+        // lift it for this one append only. If the append fails, the request's transaction rolls back.
+        await tenant.ExecuteAsync(BypassOnSql, null, ct);
+        await tenant.AuditAsync(PlatformChain, action, entityType, entityId, changes, ct);
+        await tenant.ExecuteAsync(BypassOffSql, null, ct);
     }
 }

@@ -41,6 +41,10 @@ public static class AuthRules
         return new Session(token, expiresAt, user, clinic);
     }
 
+    /// <summary>Only the SHA-256 of a password reset token is stored: a leaked table resets nobody's password.</summary>
+    public static byte[] ResetTokenHash(string token) =>
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
+
     public const int MinPasswordLength = 10;
 
     // The most common passwords of public breach corpora that are 10+ characters long.

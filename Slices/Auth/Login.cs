@@ -21,7 +21,7 @@ public sealed class Login : ICarterModule
 
     private sealed record Account(Guid Id, string? PasswordHash, bool Active, Guid? ClinicId);
 
-    private const string Sql = "select id, password_hash, active, clinic_id from users where email = @Email";
+    private const string Sql = "select id, password_hash, active, clinic_id from users where email = @Email::citext";
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapSystemGroup("/auth", null)
