@@ -196,8 +196,9 @@ public static class ErrorWriter
             case BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType }:
                 await WriteAsync(context, 415, ErrorCodes.UnsupportedMediaType);
                 return;
-            case BadHttpRequestException { InnerException: JsonException }:
-                await WriteAsync(context, 400, ErrorCodes.InvalidJson);
+            case BadHttpRequestException { InnerException: JsonException json }:
+                await WriteAsync(context, 400, new ApiError(
+                    ErrorCodes.DefaultMessage(ErrorCodes.InvalidJson), ErrorCodes.InvalidJson, JsonDetails(json)));
                 return;
             case BadHttpRequestException bad:
                 await WriteAsync(context, 400, new ApiError(
@@ -213,6 +214,15 @@ public static class ErrorWriter
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ClinicFlow.Errors");
         Log.Unhandled(logger, exception, context.Request.Method, context.Request.Path, context.TraceIdentifier);
         await WriteAsync(context, 500, ErrorCodes.InternalError);
+    }
+
+    // A value of the wrong type names its JSON path ($.role): point the client at the field.
+    private static Dictionary<string, string[]>? JsonDetails(JsonException json)
+    {
+        var path = json.Path?.TrimStart('$').TrimStart('.');
+        return string.IsNullOrEmpty(path) || json.InnerException is not null and not InvalidOperationException and not FormatException
+            ? null
+            : new Dictionary<string, string[]> { [path] = [$"The value of '{path}' is not valid."] };
     }
 
     // Minimal APIs say: Failed to bind parameter "int limit" from "abc". Keep only the public name.

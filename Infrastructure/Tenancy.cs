@@ -182,7 +182,7 @@ public static class TenancyConventions
             .AddEndpointFilter<TenantGate>()
             .WithTags(TagOf(prefix))
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status402PaymentRequired,
-                StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
+                StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         group.WithMetadata(new SecurityMetadata("Bearer"));
         return group;
     }

@@ -87,6 +87,22 @@ public sealed class ErrorContractTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task A_value_of_the_wrong_type_names_its_field()
+    {
+        var admin = await RegisterClinicAsync();
+
+        var result = await Host.Scenario(s =>
+        {
+            s.Post.Json(new { email = NewEmail(), fullName = "X", role = "boss", password = Password }).ToUrl("/api/users");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.BadRequest);
+        });
+
+        var error = await ErrorAsync(result, ErrorCodes.InvalidJson);
+        Assert.Contains("role", error.Details!.Keys);
+    }
+
+    [Fact]
     public async Task Unknown_properties_are_ignored()
     {
         var admin = await RegisterClinicAsync();
