@@ -134,7 +134,37 @@ public sealed class UpdateCurrentClinic : ICarterModule
         return changes;
     }
 
-    public sealed record Response(Guid Id, string Name, string Timezone, string Country, string Currency, string Locale,
-        string? Phone, string? Address, string Plan, string SubscriptionStatus, DateTimeOffset? SubscriptionExpiresAt,
-        int[] ReminderHours, bool IcsShowPatientNames, bool Active, DateTimeOffset CreatedAt);
+    // Npgsql reports int[] columns as System.Array, which Dapper's constructor matching refuses; property mapping casts.
+    public sealed record Response
+    {
+        public Guid Id { get; init; }
+
+        public string Name { get; init; } = "";
+
+        public string Timezone { get; init; } = "";
+
+        public string Country { get; init; } = "";
+
+        public string Currency { get; init; } = "";
+
+        public string Locale { get; init; } = "";
+
+        public string? Phone { get; init; }
+
+        public string? Address { get; init; }
+
+        public string Plan { get; init; } = "";
+
+        public string SubscriptionStatus { get; init; } = "";
+
+        public DateTimeOffset? SubscriptionExpiresAt { get; init; }
+
+        public int[] ReminderHours { get; init; } = [];
+
+        public bool IcsShowPatientNames { get; init; }
+
+        public bool Active { get; init; }
+
+        public DateTimeOffset CreatedAt { get; init; }
+    }
 }

@@ -17,7 +17,7 @@ public sealed class ListClinics : ICarterModule
                (select count(*) from users u where u.clinic_id = c.id and u.active)::int as active_users,
                c.created_at
         from clinics c
-        where (@Q::text is null or strpos(unaccent(lower(c.name)), unaccent(lower(@Q::text))) > 0)
+        where (@Q::text is null or strpos(lower(unaccent(c.name)), lower(unaccent(@Q::text))) > 0)
           and (@Plan::text is null or c.plan = @Plan::text)
           and (@Status::text is null or c.subscription_status = @Status::text)
           and (@After::uuid is null or c.id < @After::uuid)
