@@ -18,7 +18,8 @@ public sealed class GetCurrentClinic : ICarterModule
         app.MapTenantGroup("/clinics")
             .MapGet("/current", Handle)
             .WithName(nameof(GetCurrentClinic))
-            .WithSummary("The caller's clinic profile");
+            .WithSummary("The caller's clinic profile")
+            .ProducesErrors(StatusCodes.Status403Forbidden);
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(Tenant tenant, CancellationToken ct)
     {

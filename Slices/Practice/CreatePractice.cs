@@ -50,7 +50,7 @@ public sealed class CreatePractice : ICarterModule
             .AllowNoClinic()
             .WithName(nameof(CreatePractice))
             .WithSummary("Create a practice for a user without one; the user becomes its admin and gets a new token")
-            .ProducesErrors(StatusCodes.Status409Conflict);
+            .ProducesErrors(StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict);
 
     private static async Task<Results<Created<AuthRules.Session>, ApiProblem>> Handle(
         Request request, Tenant tenant, Validator validator, JwtIssuer issuer, CancellationToken ct)

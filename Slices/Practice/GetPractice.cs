@@ -18,7 +18,8 @@ public sealed class GetPractice : ICarterModule
         app.MapTenantGroup("/practice")
             .MapGet("/", Handle)
             .WithName(nameof(GetPractice))
-            .WithSummary("The caller's practice details");
+            .WithSummary("The caller's practice details")
+            .ProducesErrors(StatusCodes.Status403Forbidden);
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(Tenant tenant, CancellationToken ct)
     {

@@ -31,7 +31,7 @@ public sealed class ListClinics : ICarterModule
             .WithName(nameof(ListClinics))
             .WithSummary("All clinics with plan, subscription status, expiry and user counts; filters q, plan, status");
 
-    private static async Task<Results<Ok<Page<Item>>, ApiProblem>> Handle(
+    private static async Task<Results<Ok<Page<ClinicItem>>, ApiProblem>> Handle(
         string? q, string? plan, string? status, int? limit, string? cursor, SystemScope db, CancellationToken ct)
     {
         if (!Paging.TryReadGuid(limit, cursor, out var take, out var after, out var problem))
@@ -52,7 +52,7 @@ public sealed class ListClinics : ICarterModule
                 "Verwenden Sie trialing, active, past_due, canceled oder expired."));
         }
 
-        var rows = await db.QueryAsync<Item>(Sql, new
+        var rows = await db.QueryAsync<ClinicItem>(Sql, new
         {
             Q = string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
             Plan = plan,
@@ -63,6 +63,6 @@ public sealed class ListClinics : ICarterModule
         return TypedResults.Ok(Paging.ToPage(rows, take, r => r.Id));
     }
 
-    public sealed record Item(Guid Id, string Name, string Country, string Plan, string SubscriptionStatus,
+    public sealed record ClinicItem(Guid Id, string Name, string Country, string Plan, string SubscriptionStatus,
         DateTimeOffset? SubscriptionExpiresAt, bool Expired, bool Active, int Users, int ActiveUsers, DateTimeOffset CreatedAt);
 }

@@ -24,7 +24,7 @@ public sealed class ListDemoRequests : ICarterModule
             .WithName(nameof(ListDemoRequests))
             .WithSummary("Demo requests, newest first; filter status");
 
-    private static async Task<Results<Ok<Page<Item>>, ApiProblem>> Handle(
+    private static async Task<Results<Ok<Page<DemoRequestItem>>, ApiProblem>> Handle(
         string? status, int? limit, string? cursor, SystemScope db, CancellationToken ct)
     {
         if (!Paging.TryReadGuid(limit, cursor, out var take, out var after, out var problem))
@@ -40,10 +40,10 @@ public sealed class ListDemoRequests : ICarterModule
                 "Verwenden Sie new, contacted, converted oder rejected."));
         }
 
-        var rows = await db.QueryAsync<Item>(Sql, new { Status = status, After = after, Take = take + 1 }, ct);
+        var rows = await db.QueryAsync<DemoRequestItem>(Sql, new { Status = status, After = after, Take = take + 1 }, ct);
         return TypedResults.Ok(Paging.ToPage(rows, take, r => r.Id));
     }
 
-    public sealed record Item(Guid Id, string Name, string Email, string ClinicName, string? Phone, string? Country,
+    public sealed record DemoRequestItem(Guid Id, string Name, string Email, string ClinicName, string? Phone, string? Country,
         string? Message, string Status, string? Ip, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 }

@@ -33,7 +33,7 @@ public sealed class ListInviteCodes : ICarterModule
             .WithName(nameof(ListInviteCodes))
             .WithSummary("Invite codes, newest first, with status active, expired, revoked or used_up; filter status");
 
-    private static async Task<Results<Ok<Page<Item>>, ApiProblem>> Handle(
+    private static async Task<Results<Ok<Page<InviteCodeItem>>, ApiProblem>> Handle(
         string? status, int? limit, string? cursor, SystemScope db, CancellationToken ct)
     {
         if (!Paging.TryRead(limit, cursor, out var take, out var after, out var problem))
@@ -63,10 +63,10 @@ public sealed class ListInviteCodes : ICarterModule
                 "Verwenden Sie active, expired, revoked oder used_up."));
         }
 
-        var rows = await db.QueryAsync<Item>(Sql, new { Status = status, AfterAt = afterAt, AfterCode = afterCode, Take = take + 1 }, ct);
+        var rows = await db.QueryAsync<InviteCodeItem>(Sql, new { Status = status, AfterAt = afterAt, AfterCode = afterCode, Take = take + 1 }, ct);
         return TypedResults.Ok(Paging.ToPage(rows, take, r => r.CreatedAt.ToString("O", CultureInfo.InvariantCulture) + "|" + r.Code));
     }
 
-    public sealed record Item(string Code, int MaxUses, int Uses, DateTimeOffset? ExpiresAt, string Plan, DateTimeOffset? RevokedAt,
+    public sealed record InviteCodeItem(string Code, int MaxUses, int Uses, DateTimeOffset? ExpiresAt, string Plan, DateTimeOffset? RevokedAt,
         DateTimeOffset CreatedAt, string Status);
 }

@@ -9,7 +9,7 @@ public sealed class ListClinicsTests(AppFixture app) : ApiTest(app)
 {
     private static string NewTag() => "T" + Guid.NewGuid().ToString("N")[..10];
 
-    private async Task<Page<ListClinics.Item>> ListAsync(string query)
+    private async Task<Page<ListClinics.ClinicItem>> ListAsync(string query)
     {
         var result = await Host.Scenario(s =>
         {
@@ -17,7 +17,7 @@ public sealed class ListClinicsTests(AppFixture app) : ApiTest(app)
             s.WithRequestHeader("X-Admin-Key", AppFixture.SuperadminKey);
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        return await result.ReadAsJsonAsync<Page<ListClinics.Item>>();
+        return await result.ReadAsJsonAsync<Page<ListClinics.ClinicItem>>();
     }
 
     [Fact]

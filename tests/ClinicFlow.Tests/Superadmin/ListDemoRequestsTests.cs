@@ -17,7 +17,7 @@ public sealed class ListDemoRequestsTests(AppFixture app) : ApiTest(app)
         return (await result.ReadAsJsonAsync<IdOnly>()).Id;
     }
 
-    private async Task<Page<ListDemoRequests.Item>> ListAsync(string query)
+    private async Task<Page<ListDemoRequests.DemoRequestItem>> ListAsync(string query)
     {
         var result = await Host.Scenario(s =>
         {
@@ -25,12 +25,12 @@ public sealed class ListDemoRequestsTests(AppFixture app) : ApiTest(app)
             s.WithRequestHeader("X-Admin-Key", AppFixture.SuperadminKey);
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        return await result.ReadAsJsonAsync<Page<ListDemoRequests.Item>>();
+        return await result.ReadAsJsonAsync<Page<ListDemoRequests.DemoRequestItem>>();
     }
 
-    private async Task<List<ListDemoRequests.Item>> ListAllAsync(string filter)
+    private async Task<List<ListDemoRequests.DemoRequestItem>> ListAllAsync(string filter)
     {
-        var items = new List<ListDemoRequests.Item>();
+        var items = new List<ListDemoRequests.DemoRequestItem>();
         string? cursor = null;
         do
         {

@@ -17,7 +17,7 @@ public sealed class ListInviteCodesTests(AppFixture app) : ApiTest(app)
         });
     }
 
-    private async Task<Page<ListInviteCodes.Item>> ListAsync(string query)
+    private async Task<Page<ListInviteCodes.InviteCodeItem>> ListAsync(string query)
     {
         var result = await Host.Scenario(s =>
         {
@@ -25,12 +25,12 @@ public sealed class ListInviteCodesTests(AppFixture app) : ApiTest(app)
             s.WithRequestHeader("X-Admin-Key", AppFixture.SuperadminKey);
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        return await result.ReadAsJsonAsync<Page<ListInviteCodes.Item>>();
+        return await result.ReadAsJsonAsync<Page<ListInviteCodes.InviteCodeItem>>();
     }
 
-    private async Task<List<ListInviteCodes.Item>> ListAllAsync(string filter = "")
+    private async Task<List<ListInviteCodes.InviteCodeItem>> ListAllAsync(string filter = "")
     {
-        var items = new List<ListInviteCodes.Item>();
+        var items = new List<ListInviteCodes.InviteCodeItem>();
         string? cursor = null;
         do
         {

@@ -95,7 +95,7 @@ public sealed class RevokeInviteCodeTests(AppFixture app) : ApiTest(app)
             s.Get.Url("/api/superadmin/invite-codes");
             s.WithRequestHeader("X-Admin-Key", AppFixture.SuperadminKey);
         });
-        var codes = (await listed.ReadAsJsonAsync<Page<ListInviteCodes.Item>>()).Items.ToDictionary(c => c.Code);
+        var codes = (await listed.ReadAsJsonAsync<Page<ListInviteCodes.InviteCodeItem>>()).Items.ToDictionary(c => c.Code);
         Assert.Equal((1, "used_up"), (codes[basic.Code].Uses, codes[basic.Code].Status));
         Assert.Equal((0, "revoked"), (codes[revoked.Code].Uses, codes[revoked.Code].Status));
 
