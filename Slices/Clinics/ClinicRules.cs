@@ -9,6 +9,9 @@ public static class ClinicRules
 
     public static readonly string[] Locales = ["en", "es", "de"];
 
+    /// <summary>The clinics.subscription_status values (Stripe's vocabulary plus expired).</summary>
+    public static readonly string[] SubscriptionStatuses = ["trialing", "active", "past_due", "canceled", "expired"];
+
     /// <summary>Plan limits of SPEC §2 (null = unlimited); a superadmin override wins.</summary>
     public static (int? Doctors, int? Users) Limits(string plan, int? maxDoctorsOverride, int? maxUsersOverride)
     {
