@@ -8,10 +8,9 @@ public static class OpenApi
     public static IServiceCollection AddClinicOpenApi(this IServiceCollection services) =>
         services.AddOpenApi("v1", options =>
         {
-            // Nested Request/Response records of different slices must not share a schema id.
-            options.CreateSchemaReferenceId = t => t.Type.IsNested && t.Type.DeclaringType is { } slice
-                ? slice.Name + t.Type.Name
-                : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
+            // Nested Request/Response records of different slices must not share a schema id, nor
+            // their pages: ListUsers.Response → ListUsersResponse, Page<ListUsers.Response> → ListUsersResponsePage.
+            options.CreateSchemaReferenceId = t => OwnType(t.Type) ? SchemaId(t.Type) : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo
@@ -55,4 +54,18 @@ public static class OpenApi
                 return Task.CompletedTask;
             });
         });
+
+    private static bool OwnType(Type type) =>
+        type.Assembly == typeof(OpenApi).Assembly && (type.IsNested || type.IsGenericType);
+
+    private static string SchemaId(Type type)
+    {
+        if (type.IsGenericType)
+        {
+            var name = type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)];
+            return string.Concat(type.GetGenericArguments().Select(SchemaId)) + name;
+        }
+
+        return type.IsNested && type.DeclaringType is { } slice ? slice.Name + type.Name : type.Name;
+    }
 }

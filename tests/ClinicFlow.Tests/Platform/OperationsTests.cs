@@ -46,6 +46,11 @@ public sealed class OperationsTests(AppFixture app) : ApiTest(app)
         Assert.True(schemas.TryGetProperty("RegisterRequest", out _));
         Assert.True(schemas.TryGetProperty("CreateUserResponse", out _));
         Assert.True(schemas.TryGetProperty("ApiError", out _));
+        Assert.True(schemas.TryGetProperty("ListUsersResponsePage", out _));
+        Assert.True(schemas.TryGetProperty("ListAuditResponsePage", out _));
+        var usersPage = paths.GetProperty("/api/users").GetProperty("get").GetProperty("responses").GetProperty("200")
+            .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString();
+        Assert.Equal("#/components/schemas/ListUsersResponsePage", usersPage);
         Assert.True(root.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("Bearer", out _));
     }
 
