@@ -47,8 +47,12 @@ if [ -z "$bin" ] || [ ! -x "$bin/pg_ctl" ]; then
 fi
 
 echo "Building the app and the load generator (Release)…" >&2
-dotnet build "$root/ClinicFlow.csproj" -c Release -nologo -v q -clp:ErrorsOnly -clp:NoSummary >&2
-dotnet build "$root/bench/ClinicFlow.Load/ClinicFlow.Load.csproj" -c Release -nologo -v q -clp:ErrorsOnly -clp:NoSummary >&2
+for project in ClinicFlow.csproj bench/ClinicFlow.Load/ClinicFlow.Load.csproj; do
+  if ! build_output=$(dotnet build "$root/$project" -c Release -nologo -v q 2>&1); then
+    echo "$build_output" >&2
+    exit 1
+  fi
+done
 app_dir="$root/bin/Release/net10.0"
 load_dll="$root/bench/ClinicFlow.Load/bin/Release/net10.0/ClinicFlow.Load.dll"
 
