@@ -1,0 +1,132 @@
+using System.Globalization;
+
+namespace ClinicFlow.Load;
+
+/// <summary>Command line of the load generator; every value bounded so a run always ends by itself.</summary>
+internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, int Seconds, int Rounds)
+{
+    public const string Usage = """
+        usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
+          --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
+          --concurrency  concurrent workers, each with one request in flight (1-512)
+          --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
+          --seconds      measured seconds per target, split into --rounds alternating slices (1-600)
+          --rounds       alternating rounds per target; seconds / rounds must be at least 1
+        """;
+
+    private static readonly string[] LoopbackHosts = ["127.0.0.1", "localhost", "[::1]"];
+
+    public TimeSpan Slice => TimeSpan.FromSeconds((double)Seconds / Rounds);
+
+    public static bool TryParse(string[] args, out LoadOptions options, out string problem)
+    {
+        options = new LoadOptions(new Uri("http://127.0.0.1/"), 16, 5, 20, 4);
+        problem = "";
+        Uri? url = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            if (i + 1 >= args.Length)
+            {
+                problem = $"{name}: missing value";
+                return false;
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--url":
+                    if (!TryLoopback(value, out url, out problem))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "--concurrency":
+                    if (!TryInt(name, value, 1, 512, out var concurrency, out problem))
+                    {
+                        return false;
+                    }
+
+                    options = options with { Concurrency = concurrency };
+                    break;
+                case "--warmup":
+                    if (!TryInt(name, value, 0, 120, out var warmup, out problem))
+                    {
+                        return false;
+                    }
+
+                    options = options with { WarmupSeconds = warmup };
+                    break;
+                case "--seconds":
+                    if (!TryInt(name, value, 1, 600, out var seconds, out problem))
+                    {
+                        return false;
+                    }
+
+                    options = options with { Seconds = seconds };
+                    break;
+                case "--rounds":
+                    if (!TryInt(name, value, 1, 100, out var rounds, out problem))
+                    {
+                        return false;
+                    }
+
+                    options = options with { Rounds = rounds };
+                    break;
+                default:
+                    problem = $"unknown argument {name}";
+                    return false;
+            }
+        }
+
+        if (url is null)
+        {
+            problem = "--url is required";
+            return false;
+        }
+
+        if (options.Seconds < options.Rounds)
+        {
+            problem = "--seconds must be at least --rounds (slices of one second or more)";
+            return false;
+        }
+
+        options = options with { Url = url };
+        return true;
+    }
+
+    private static bool TryLoopback(string value, out Uri? url, out string problem)
+    {
+        url = null;
+        problem = "";
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")
+            || parsed.AbsolutePath != "/" || parsed.Query.Length > 0 || parsed.UserInfo.Length > 0)
+        {
+            problem = $"--url: expected http://127.0.0.1:PORT, got '{value}'";
+            return false;
+        }
+
+        // A load generator must never be pointed at someone else's server.
+        if (!LoopbackHosts.Contains(parsed.Host, StringComparer.OrdinalIgnoreCase))
+        {
+            problem = $"--url: refusing '{parsed.Host}': only 127.0.0.1, localhost and [::1] are accepted";
+            return false;
+        }
+
+        url = parsed;
+        return true;
+    }
+
+    private static bool TryInt(string name, string value, int min, int max, out int result, out string problem)
+    {
+        problem = "";
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out result) && result >= min && result <= max)
+        {
+            return true;
+        }
+
+        problem = $"{name}: expected a whole number from {min} to {max}, got '{value}'";
+        return false;
+    }
+}

@@ -1,0 +1,36 @@
+using ClinicFlow.Load;
+
+// HTTP load on a running ClinicFlow: GET /api/auth/me (JWT + fail-closed check + tenant scope +
+// queries) beside GET /health/ready (one database round trip, no auth), in alternating rounds of
+// the same run, reported as a Markdown table with the ratio me / ready. Loopback only; bounded.
+if (!LoadOptions.TryParse(args, out var options, out var problem))
+{
+    Console.Error.WriteLine(problem);
+    Console.Error.WriteLine(LoadOptions.Usage);
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+
+// Hard stop: the planned load plus a minute for sign-up, checks and stragglers.
+stop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + (2 * options.Seconds) + 60));
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+try
+{
+    return await LoadRun.RunAsync(options, Console.Out, Console.Error, stop.Token);
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Stopped before the end of the run; no result.");
+    return 1;
+}
+catch (HttpRequestException e)
+{
+    Console.Error.WriteLine($"Cannot reach {options.Url}: {e.Message}");
+    return 1;
+}
