@@ -11,10 +11,6 @@ public sealed class GetMe : ICarterModule
     public sealed record UserDto(Guid Id, string Email, string FullName, string? Role, bool Active, string? Phone,
         string Locale, Guid? ClinicId, DateTimeOffset CreatedAt);
 
-    public sealed record ClinicDto(Guid Id, string Name, string Timezone, string Country, string Currency, string Locale,
-        string? Phone, string? Address, string Plan, string SubscriptionStatus, DateTimeOffset? SubscriptionExpiresAt,
-        bool Active, int? MaxDoctorsOverride, int? MaxUsersOverride, int ActiveUsers);
-
     public sealed record Limits(int? Doctors, int? Users);
 
     public sealed record Usage(int Users);
@@ -24,18 +20,22 @@ public sealed class GetMe : ICarterModule
     public sealed record ClinicSummary(Guid Id, string Name, string Timezone, string Country, string Currency, string Locale,
         string? Phone, string? Address, string Plan, string SubscriptionStatus, DateTimeOffset? SubscriptionExpiresAt, bool Active);
 
-    private const string UserSql = """
-        select id, email, full_name, role, active, phone, locale, clinic_id, created_at
-        from users where id = @UserId
-        """;
+    private sealed record Row(Guid Id, string Email, string FullName, string? Role, bool Active, string? Phone, string Locale,
+        Guid? ClinicId, DateTimeOffset CreatedAt, bool HasPin, string? ClinicName, string? Timezone, string? Country,
+        string? Currency, string? ClinicLocale, string? ClinicPhone, string? Address, string? Plan, string? SubscriptionStatus,
+        DateTimeOffset? SubscriptionExpiresAt, bool? ClinicActive, int? MaxDoctorsOverride, int? MaxUsersOverride, int ActiveUsers);
 
-    private const string PinSql = "select pin_hash is not null from users where id = @UserId";
-
-    private const string ClinicSql = """
-        select c.id, c.name, c.timezone, c.country, c.currency, c.locale, c.phone, c.address, c.plan,
-               c.subscription_status, c.subscription_expires_at, c.active, c.max_doctors_override, c.max_users_override,
-               (select count(*) from users u where u.clinic_id = c.id and u.active)::int as active_users
-        from clinics c where c.id = @ClinicId
+    // One round trip: the profile, the clinic and its usage (the hot path of every app start).
+    private const string Sql = """
+        select u.id, u.email, u.full_name, u.role, u.active, u.phone, u.locale, u.clinic_id, u.created_at,
+               u.pin_hash is not null as has_pin,
+               c.name as clinic_name, c.timezone, c.country, c.currency, c.locale as clinic_locale, c.phone as clinic_phone,
+               c.address, c.plan, c.subscription_status, c.subscription_expires_at, c.active as clinic_active,
+               c.max_doctors_override, c.max_users_override,
+               coalesce((select count(*) from users m where m.clinic_id = c.id and m.active), 0)::int as active_users
+        from users u
+        left join clinics c on c.id = u.clinic_id and c.id = @ClinicId
+        where u.id = @UserId
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
@@ -48,17 +48,16 @@ public sealed class GetMe : ICarterModule
 
     private static async Task<Ok<Response>> Handle(Tenant tenant, CancellationToken ct)
     {
-        var user = await tenant.QuerySingleAsync<UserDto>(UserSql, new { tenant.UserId }, ct);
-        var hasPin = await tenant.QuerySingleAsync<bool>(PinSql, new { tenant.UserId }, ct);
-        if (!tenant.HasClinic)
+        var r = await tenant.QuerySingleAsync<Row>(Sql, new { tenant.UserId, tenant.ClinicId }, ct);
+        var user = new UserDto(r.Id, r.Email, r.FullName, r.Role, r.Active, r.Phone, r.Locale, r.ClinicId, r.CreatedAt);
+        if (!tenant.HasClinic || r.Plan is null)
         {
-            return TypedResults.Ok(new Response(user, null, null, null, null, hasPin));
+            return TypedResults.Ok(new Response(user, null, null, null, null, r.HasPin));
         }
 
-        var c = await tenant.QuerySingleAsync<ClinicDto>(ClinicSql, new { tenant.ClinicId }, ct);
-        var (doctors, users) = ClinicRules.Limits(c.Plan, c.MaxDoctorsOverride, c.MaxUsersOverride);
-        var summary = new ClinicSummary(c.Id, c.Name, c.Timezone, c.Country, c.Currency, c.Locale, c.Phone, c.Address, c.Plan,
-            c.SubscriptionStatus, c.SubscriptionExpiresAt, c.Active);
-        return TypedResults.Ok(new Response(user, summary, c.Plan, new Limits(doctors, users), new Usage(c.ActiveUsers), hasPin));
+        var (doctors, users) = ClinicRules.Limits(r.Plan, r.MaxDoctorsOverride, r.MaxUsersOverride);
+        var summary = new ClinicSummary(tenant.ClinicId, r.ClinicName!, r.Timezone!, r.Country!, r.Currency!, r.ClinicLocale!,
+            r.ClinicPhone, r.Address, r.Plan, r.SubscriptionStatus!, r.SubscriptionExpiresAt, r.ClinicActive ?? false);
+        return TypedResults.Ok(new Response(user, summary, r.Plan, new Limits(doctors, users), new Usage(r.ActiveUsers), r.HasPin));
     }
 }
