@@ -173,6 +173,11 @@ public sealed partial class OutboxDispatcher(
                 {
                 }
             }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && Database.IsUnavailable(e))
+            {
+                // Nothing is lost: the messages wait in the table until the database is back.
+                LogDatabaseUnavailable(logger, e.Message);
+            }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 LogDispatchFailed(logger, e);
@@ -235,6 +240,9 @@ public sealed partial class OutboxDispatcher(
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "Outbox dispatch failed")]
     private static partial void LogDispatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Outbox dispatch paused, database unavailable: {Reason}")]
+    private static partial void LogDatabaseUnavailable(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Outbox message {Id} on {Channel} failed (attempt {Attempt}): {Error}")]
     private static partial void LogSendFailed(ILogger logger, Guid id, string channel, int attempt, string error);

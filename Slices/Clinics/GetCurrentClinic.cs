@@ -4,7 +4,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Clinics;
 
-/// <summary>GET /api/clinics/current: the caller's clinic profile, reminder rules and ICS privacy.</summary>
+/// <summary>
+/// GET /api/clinics/current: the caller's clinic profile, reminder rules and ICS privacy. The consent
+/// product reads the same row as GET /api/practice ("practice" is its name for the clinic), so that
+/// route is this one operation under a second path and operation id.
+/// </summary>
 public sealed class GetCurrentClinic : ICarterModule
 {
     private const string Sql = """
@@ -14,12 +18,19 @@ public sealed class GetCurrentClinic : ICarterModule
         where id = @ClinicId
         """;
 
-    public void AddRoutes(IEndpointRouteBuilder app) =>
+    public const string PracticeOperation = "GetPractice";
+
+    public void AddRoutes(IEndpointRouteBuilder app)
+    {
         app.MapTenantGroup("/clinics")
             .MapGet("/current", Handle)
             .WithName(nameof(GetCurrentClinic))
-            .WithSummary("The caller's clinic profile")
-            .ProducesErrors(StatusCodes.Status403Forbidden);
+            .WithSummary("The caller's clinic profile");
+        app.MapTenantGroup("/practice")
+            .MapGet("/", Handle)
+            .WithName(PracticeOperation)
+            .WithSummary("The caller's practice details (the same clinic profile)");
+    }
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(Tenant tenant, CancellationToken ct)
     {

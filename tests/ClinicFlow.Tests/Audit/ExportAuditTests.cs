@@ -6,6 +6,7 @@ using Sylvan.Data.Csv;
 
 namespace ClinicFlow.Tests.AuditTrail;
 
+/// <summary>GET /api/audit/export (<see cref="ExportAudit"/>).</summary>
 public sealed class ExportAuditTests(AppFixture app) : ApiTest(app)
 {
     private static readonly string[] Header =

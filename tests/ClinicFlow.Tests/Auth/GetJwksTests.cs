@@ -5,6 +5,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace ClinicFlow.Tests.Auth;
 
+/// <summary>GET /.well-known/jwks.json (<see cref="ClinicFlow.Slices.Auth.GetJwks"/>).</summary>
 public sealed class GetJwksTests(AppFixture app) : ApiTest(app)
 {
     [Fact]

@@ -60,7 +60,7 @@ public sealed class CreatePracticeTests(AppFixture app) : ApiTest(app)
             s.WithBearerToken(session.Token);
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        var practice = await fresh.ReadAsJsonAsync<GetPractice.Response>();
+        var practice = await fresh.ReadAsJsonAsync<ClinicFlow.Slices.Clinics.GetCurrentClinic.Response>();
         Assert.Equal(session.Clinic.Id, practice.Id);
     }
 

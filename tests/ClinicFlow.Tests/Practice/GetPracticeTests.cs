@@ -1,10 +1,11 @@
 using System.Net;
 using ClinicFlow.Infrastructure;
-using ClinicFlow.Slices.Practice;
+using ClinicFlow.Slices.Clinics;
 using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Practice;
 
+/// <summary>GET /api/practice, served by <see cref="GetCurrentClinic"/> under its second path.</summary>
 public sealed class GetPracticeTests(AppFixture app) : ApiTest(app)
 {
     [Fact]
@@ -20,7 +21,7 @@ public sealed class GetPracticeTests(AppFixture app) : ApiTest(app)
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
 
-        var practice = await result.ReadAsJsonAsync<GetPractice.Response>();
+        var practice = await result.ReadAsJsonAsync<GetCurrentClinic.Response>();
         Assert.Equal(admin.ClinicId, practice.Id);
         Assert.Equal("Praxis am Markt", practice.Name);
         Assert.Equal("Europe/Vienna", practice.Timezone);

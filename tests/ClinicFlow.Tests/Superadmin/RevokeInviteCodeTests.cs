@@ -6,6 +6,7 @@ using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Superadmin;
 
+/// <summary>DELETE /api/superadmin/invite-codes/{code} (<see cref="RevokeInviteCode"/>).</summary>
 public sealed class RevokeInviteCodeTests(AppFixture app) : ApiTest(app)
 {
     private static async Task<CreateInviteCode.Response> CreateAsync(IAlbaHost host, object body)
