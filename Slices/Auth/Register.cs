@@ -81,8 +81,8 @@ public sealed class Register : ICarterModule
         var email = request.Email!.Trim();
         var userId = Guid.CreateVersion7();
         Guid? clinicId = null;
-        var country = request.Country ?? "US";
-        var locale = request.Locale ?? (request.Country is null ? "en" : ClinicRules.LocaleFor(country));
+        var setup = ClinicRules.NewClinic(request.Country, request.Timezone, request.Locale);
+        var locale = setup.Locale;
         if (!string.IsNullOrWhiteSpace(request.ClinicName))
         {
             clinicId = Guid.CreateVersion7();
@@ -90,10 +90,10 @@ public sealed class Register : ICarterModule
             {
                 Id = clinicId,
                 Name = request.ClinicName.Trim(),
-                Timezone = request.Timezone ?? ClinicRules.TimezoneFor(country),
-                Country = country,
-                Currency = ClinicRules.CurrencyFor(country),
-                Locale = locale,
+                setup.Timezone,
+                setup.Country,
+                setup.Currency,
+                setup.Locale,
                 Plan = invitePlan ?? "pro",
                 ClinicRules.TrialDays,
             }, ct);

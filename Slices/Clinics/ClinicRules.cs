@@ -63,6 +63,15 @@ public static class ClinicRules
         ["GB"] = ("GBP", "en", "Europe/London"),
     };
 
+    /// <summary>Where a new clinic starts: what the caller gave, else the country's defaults (docs/decisions.md).</summary>
+    public sealed record Setup(string Country, string Timezone, string Currency, string Locale);
+
+    public static Setup NewClinic(string? country, string? timezone, string? locale)
+    {
+        var code = country ?? "US";
+        return new Setup(code, timezone ?? TimezoneFor(code), CurrencyFor(code), locale ?? (country is null ? "en" : LocaleFor(code)));
+    }
+
     public static string CurrencyFor(string country) => Countries.TryGetValue(country, out var c) ? c.Currency : "USD";
 
     public static string LocaleFor(string country) => Countries.TryGetValue(country, out var c) ? c.Locale : "en";

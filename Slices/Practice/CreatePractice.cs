@@ -67,17 +67,17 @@ public sealed class CreatePractice : ICarterModule
         }
 
         var clinicId = Guid.CreateVersion7();
-        var country = request.Country ?? "US";
+        var setup = ClinicRules.NewClinic(request.Country, request.Timezone, request.Locale);
         var name = request.Name!.Trim();
         await tenant.ExecuteAsync(TenantSql, new { ClinicId = clinicId }, ct);
         await tenant.ExecuteAsync(InsertClinicSql, new
         {
             ClinicId = clinicId,
             Name = name,
-            Timezone = request.Timezone ?? ClinicRules.TimezoneFor(country),
-            Country = country,
-            Currency = ClinicRules.CurrencyFor(country),
-            Locale = request.Locale ?? (request.Country is null ? "en" : ClinicRules.LocaleFor(country)),
+            setup.Timezone,
+            setup.Country,
+            setup.Currency,
+            setup.Locale,
             Phone = string.IsNullOrWhiteSpace(request.Phone) ? null : request.Phone.Trim(),
             Address = string.IsNullOrWhiteSpace(request.Address) ? null : request.Address.Trim(),
             ClinicRules.TrialDays,
