@@ -84,5 +84,29 @@ public static class ClinicRules
         && (id == "UTC" || id.Contains('/', StringComparison.Ordinal))
         && TimeZoneInfo.TryFindSystemTimeZoneById(id, out _);
 
+    private static readonly PhoneNumbers.PhoneNumberUtil Phones = PhoneNumbers.PhoneNumberUtil.GetInstance();
+
+    /// <summary>
+    /// A phone number in E.164 (<c>+5491122334455</c>): international input as given, national input
+    /// read with the clinic's country. Null when it is not a possible number.
+    /// </summary>
+    public static string? NormalizePhone(string? input, string country)
+    {
+        if (string.IsNullOrWhiteSpace(input))
+        {
+            return null;
+        }
+
+        try
+        {
+            var number = Phones.Parse(input, country);
+            return Phones.IsPossibleNumber(number) ? Phones.Format(number, PhoneNumbers.PhoneNumberFormat.E164) : null;
+        }
+        catch (PhoneNumbers.NumberParseException)
+        {
+            return null;
+        }
+    }
+
     public static bool IsCountry(string? code) => code is { Length: 2 } && code.All(char.IsAsciiLetterUpper);
 }
