@@ -1,0 +1,53 @@
+using Carter;
+using ClinicFlow.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ClinicFlow.Slices.Patients;
+
+/// <summary>
+/// DELETE /api/patients/{id}: an admin erases a patient (DSGVO Art. 17) in one transaction. The row
+/// stays as a tombstone without personal data, so records that point at it stay valid; from then on
+/// every normal read treats the patient as gone.
+/// </summary>
+public sealed class ErasePatient : ICarterModule
+{
+    public const string ErasedName = "Erased patient";
+
+    // retain_until stays null: nothing under a retention duty (§ 630f BGB) exists for a patient yet.
+    // The consent and treatment features must set it to the end of their 10-year retention here and
+    // keep those records locked and minimised until the purge job removes them.
+    private const string Sql = """
+        update patients
+        set full_name = @ErasedName, phone = null, email = null, birth_date = null, gender = null,
+            document_id = null, notes = null, blocked = false, blocked_reason = null, blocked_at = null,
+            lookup_hash = null, encrypted_data = null, erased_at = now(), retain_until = null, updated_at = now()
+        where clinic_id = @ClinicId and id = @Id and erased_at is null
+        returning id
+        """;
+
+    // Queued messages to the patient must be cancelled with the erasure, but outbox_messages has no
+    // patient column yet: the first feature that queues a message to a patient (reminders, WhatsApp)
+    // must add outbox_messages.patient_id (with the clinic, like every reference) and run here
+    //   update outbox_messages set status = 'cancelled', payload = '{}', recipient = ''
+    //   where clinic_id = @ClinicId and patient_id = @Id and status in ('pending', 'failed')
+    // in this same transaction.
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapTenantGroup("/patients")
+            .MapDelete("/{id:guid}", Handle)
+            .RequireAdmin()
+            .WithName(nameof(ErasePatient))
+            .WithSummary("Erase a patient (DSGVO Art. 17): personal data goes, a tombstone and the audit entry remain");
+
+    private static async Task<Results<NoContent, ApiProblem>> Handle(Guid id, Tenant tenant, CancellationToken ct)
+    {
+        var erased = await tenant.QuerySingleOrDefaultAsync<Guid?>(Sql, new { tenant.ClinicId, Id = id, ErasedName }, ct);
+        if (erased is null)
+        {
+            return ApiProblem.NotFound();
+        }
+
+        // Only the id: the entry must not bring back what was erased.
+        await tenant.AuditAsync("patient.erase", "patient", id, null, ct);
+        return TypedResults.NoContent();
+    }
+}

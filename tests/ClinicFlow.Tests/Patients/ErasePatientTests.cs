@@ -1,0 +1,122 @@
+using System.Net;
+using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Patients;
+using ClinicFlow.Tests.Support;
+
+namespace ClinicFlow.Tests.Patients;
+
+/// <summary>DELETE /api/patients/{id} (<see cref="ErasePatient"/>).</summary>
+public sealed class ErasePatientTests(AppFixture app) : ApiTest(app)
+{
+    [Fact]
+    public async Task Erases_the_personal_data_and_keeps_a_tombstone()
+    {
+        var admin = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(admin);
+
+        await EraseAsync(admin, id, HttpStatusCode.NoContent);
+
+        var row = (await App.QueryAsync<(string FullName, string? Phone, string? Email, DateTime? BirthDate, string? Gender, string? DocumentId,
+            string? Notes, bool Blocked, string? BlockedReason, DateTime? BlockedAt, string? LookupHash, string? EncryptedData,
+            DateTime? ErasedAt, DateTime? RetainUntil, string SearchText)>("""
+            select full_name, phone, email::text, birth_date, gender, document_id, notes, blocked, blocked_reason, blocked_at,
+                   lookup_hash, encrypted_data, erased_at, retain_until, search_text
+            from patients where id = @id
+            """, new { id })).Single();
+        Assert.Equal(ErasePatient.ErasedName, row.FullName);
+        Assert.Null(row.Phone);
+        Assert.Null(row.Email);
+        Assert.Null(row.BirthDate);
+        Assert.Null(row.Gender);
+        Assert.Null(row.DocumentId);
+        Assert.Null(row.Notes);
+        Assert.False(row.Blocked);
+        Assert.Null(row.BlockedReason);
+        Assert.Null(row.BlockedAt);
+        Assert.Null(row.LookupHash);
+        Assert.Null(row.EncryptedData);
+        Assert.NotNull(row.ErasedAt);
+        Assert.Null(row.RetainUntil);
+        Assert.DoesNotContain("marta", row.SearchText, StringComparison.Ordinal);
+
+        var audit = await LastAuditAsync(admin.ClinicId!.Value, "patient.erase");
+        Assert.Equal(id.ToString(), audit!.EntityId);
+        Assert.Equal(admin.UserId, audit.ActorId);
+        Assert.Equal("{}", audit.Changes);
+        var everything = await App.ScalarAsync<string>(
+            "select coalesce(string_agg(changes::text || coalesce(entity_id, ''), ' '), '') from audit_log where clinic_id = @ClinicId", new { admin.ClinicId });
+        Assert.DoesNotContain("Marta", everything, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Erasing_twice_is_not_found()
+    {
+        var admin = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(admin);
+        await EraseAsync(admin, id, HttpStatusCode.NoContent);
+
+        var result = await EraseAsync(admin, id, HttpStatusCode.NotFound);
+
+        await ErrorAsync(result, ErrorCodes.NotFound);
+    }
+
+    [Fact]
+    public async Task Another_clinics_patient_is_not_found_and_untouched()
+    {
+        var admin = await RegisterClinicAsync();
+        var stranger = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(stranger);
+
+        var result = await EraseAsync(admin, id, HttpStatusCode.NotFound);
+
+        await ErrorAsync(result, ErrorCodes.NotFound);
+        Assert.Equal("Marta Núñez", await App.ScalarAsync<string>("select full_name from patients where id = @id", new { id }));
+    }
+
+    [Fact]
+    public async Task Requires_a_token()
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/patients/{Guid.NewGuid()}");
+            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
+        });
+
+        await ErrorAsync(result, ErrorCodes.Unauthenticated);
+    }
+
+    [Theory]
+    [InlineData("doctor")]
+    [InlineData("staff")]
+    public async Task Refuses_non_admins(string role)
+    {
+        var admin = await RegisterClinicAsync();
+        var member = await AddUserAsync(admin, role);
+        var id = await InsertPatientAsync(admin);
+
+        var result = await EraseAsync(member, id, HttpStatusCode.Forbidden);
+
+        await ErrorAsync(result, ErrorCodes.Forbidden);
+        Assert.Equal("Marta Núñez", await App.ScalarAsync<string>("select full_name from patients where id = @id", new { id }));
+    }
+
+    private Task<IScenarioResult> EraseAsync(Account account, Guid id, HttpStatusCode expected) =>
+        Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/patients/{id}");
+            s.WithBearerToken(account.Token);
+            s.StatusCodeShouldBe(expected);
+        });
+
+    private async Task<Guid> InsertPatientAsync(Account admin)
+    {
+        var id = Guid.CreateVersion7();
+        await App.ExecuteAsync("""
+            insert into patients (id, clinic_id, full_name, phone, email, birth_date, gender, document_id, notes,
+                                  blocked, blocked_reason, blocked_at, lookup_hash, encrypted_data)
+            values (@id, @ClinicId, 'Marta Núñez', '+5491122334401', 'marta@example.com', '1985-04-03', 'female', 'DNI-1', 'allergic',
+                    true, 'no-shows', now(), 'hash-1', 'a.b.c.d.e')
+            """, new { id, admin.ClinicId });
+        return id;
+    }
+}
