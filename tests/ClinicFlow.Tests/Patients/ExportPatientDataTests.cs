@@ -1,0 +1,113 @@
+using System.Net;
+using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Patients;
+using ClinicFlow.Tests.Support;
+
+namespace ClinicFlow.Tests.Patients;
+
+/// <summary>GET /api/patients/{id}/export (<see cref="ExportPatientData"/>).</summary>
+public sealed class ExportPatientDataTests(AppFixture app) : ApiTest(app)
+{
+    [Fact]
+    public async Task Exports_every_stored_field_and_the_patients_audit_trail()
+    {
+        var admin = await RegisterClinicAsync("Praxis Export");
+        var id = await InsertPatientAsync(admin);
+        // The first export is itself an audit entry about the patient: the second one lists it.
+        await ExportAsync(admin, id, HttpStatusCode.OK);
+
+        var result = await ExportAsync(admin, id, HttpStatusCode.OK);
+
+        var body = await result.ReadAsJsonAsync<ExportPatientData.Response>();
+        Assert.Equal(admin.ClinicId, body.Clinic.Id);
+        Assert.Equal("Praxis Export", body.Clinic.Name);
+        Assert.True(body.ExportedAt > DateTimeOffset.UtcNow.AddMinutes(-1));
+        var p = body.Patient;
+        Assert.Equal(id, p.Id);
+        Assert.Equal(("Marta Núñez", "+5491122334401", "marta@example.com", "1985-04-03", "female", "DNI-1", "allergic"),
+            (p.FullName, p.Phone, p.Email, p.BirthDate, p.Gender, p.DocumentId, p.Notes));
+        Assert.Equal((true, "no-shows", "hash-1", "a.b.c.d.e"), (p.Blocked, p.BlockedReason, p.LookupHash, p.EncryptedData));
+        Assert.NotNull(p.BlockedAt);
+        var entry = Assert.Single(body.AuditTrail);
+        Assert.Equal(("patient.data_export", admin.UserId), (entry.Action, entry.ActorId));
+
+        var text = await result.ReadAsTextAsync();
+        Assert.Contains("\"auditTrail\"", text, StringComparison.Ordinal);
+        Assert.Contains("\"encryptedData\"", text, StringComparison.Ordinal);
+        var audit = await LastAuditAsync(admin.ClinicId!.Value, "patient.data_export");
+        Assert.Equal(id.ToString(), audit!.EntityId);
+        Assert.Equal(admin.UserId, audit.ActorId);
+    }
+
+    [Fact]
+    public async Task An_erased_patient_is_not_found()
+    {
+        var admin = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(admin);
+        await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/patients/{id}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.NoContent);
+        });
+
+        await ErrorAsync(await ExportAsync(admin, id, HttpStatusCode.NotFound), ErrorCodes.NotFound);
+    }
+
+    [Fact]
+    public async Task Another_clinics_patient_is_not_found()
+    {
+        var admin = await RegisterClinicAsync();
+        var stranger = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(stranger);
+
+        var result = await ExportAsync(admin, id, HttpStatusCode.NotFound);
+
+        await ErrorAsync(result, ErrorCodes.NotFound);
+        Assert.DoesNotContain("Marta", await result.ReadAsTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Requires_a_token()
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url($"/api/patients/{Guid.NewGuid()}/export");
+            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
+        });
+
+        await ErrorAsync(result, ErrorCodes.Unauthenticated);
+    }
+
+    [Theory]
+    [InlineData("doctor")]
+    [InlineData("staff")]
+    public async Task Refuses_non_admins(string role)
+    {
+        var admin = await RegisterClinicAsync();
+        var member = await AddUserAsync(admin, role);
+        var id = await InsertPatientAsync(admin);
+
+        await ErrorAsync(await ExportAsync(member, id, HttpStatusCode.Forbidden), ErrorCodes.Forbidden);
+    }
+
+    private Task<IScenarioResult> ExportAsync(Account account, Guid id, HttpStatusCode expected) =>
+        Host.Scenario(s =>
+        {
+            s.Get.Url($"/api/patients/{id}/export");
+            s.WithBearerToken(account.Token);
+            s.StatusCodeShouldBe(expected);
+        });
+
+    private async Task<Guid> InsertPatientAsync(Account admin)
+    {
+        var id = Guid.CreateVersion7();
+        await App.ExecuteAsync("""
+            insert into patients (id, clinic_id, full_name, phone, email, birth_date, gender, document_id, notes,
+                                  blocked, blocked_reason, blocked_at, lookup_hash, encrypted_data)
+            values (@id, @ClinicId, 'Marta Núñez', '+5491122334401', 'marta@example.com', '1985-04-03', 'female', 'DNI-1', 'allergic',
+                    true, 'no-shows', now(), 'hash-1', 'a.b.c.d.e')
+            """, new { id, admin.ClinicId });
+        return id;
+    }
+}
