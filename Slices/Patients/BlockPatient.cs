@@ -26,7 +26,7 @@ public sealed class BlockPatient : ICarterModule
            set blocked = true, blocked_reason = @Reason, blocked_at = coalesce(blocked_at, now()), updated_at = now()
          where clinic_id = @ClinicId and id = @Id and erased_at is null
         returning id, full_name, phone, email::text as email, birth_date, gender, document_id, notes, blocked,
-                  blocked_reason, blocked_at, lookup_hash, encrypted_data, created_at
+                  blocked_reason, lookup_hash, encrypted_data, created_at
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
@@ -57,6 +57,6 @@ public sealed class BlockPatient : ICarterModule
     }
 
     public sealed record Response(Guid Id, string FullName, string? Phone, string? Email, DateOnly? BirthDate, string? Gender,
-        string? DocumentId, string? Notes, bool Blocked, string? BlockedReason, DateTimeOffset? BlockedAt, string? LookupHash,
-        string? EncryptedData, DateTimeOffset CreatedAt);
+        string? DocumentId, string? Notes, bool Blocked, string? BlockedReason, string? LookupHash, string? EncryptedData,
+        DateTimeOffset CreatedAt);
 }
