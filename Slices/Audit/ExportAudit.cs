@@ -1,10 +1,8 @@
 using System.Globalization;
-using System.Text;
 using Carter;
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Sylvan.Data.Csv;
 
 // Not ClinicFlow.Slices.Audit: that namespace would hide Infrastructure.Audit (Audit.PlatformChain) from every other slice.
 namespace ClinicFlow.Slices.AuditTrail;
@@ -15,18 +13,18 @@ namespace ClinicFlow.Slices.AuditTrail;
 /// </summary>
 public sealed class ExportAudit : ICarterModule
 {
-    // Text cells that a spreadsheet would read as a formula (=, +, -, @, tab, CR first) get a leading
-    // apostrophe (OWASP "CSV injection"); uuids, numbers and timestamps never start with one.
+    // Free-text cells go through csv_safe() (no spreadsheet formulas); uuids, numbers and timestamps
+    // never start with a formula character.
     private const string Sql = """
         select id, seq,
                to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at,
                actor_id, actor_type,
-               regexp_replace(action, '^([=+@\t\r-])', '''\1') as action,
-               regexp_replace(entity_type, '^([=+@\t\r-])', '''\1') as entity_type,
-               regexp_replace(entity_id, '^([=+@\t\r-])', '''\1') as entity_id,
-               regexp_replace(ip, '^([=+@\t\r-])', '''\1') as ip,
-               regexp_replace(user_agent, '^([=+@\t\r-])', '''\1') as user_agent,
-               regexp_replace(changes::text, '^([=+@\t\r-])', '''\1') as changes,
+               csv_safe(action) as action,
+               csv_safe(entity_type) as entity_type,
+               csv_safe(entity_id) as entity_id,
+               csv_safe(ip) as ip,
+               csv_safe(user_agent) as user_agent,
+               csv_safe(changes::text) as changes,
                encode(hash, 'hex') as hash
         from audit_log
         where clinic_id = @ClinicId
@@ -75,15 +73,8 @@ public sealed class ExportAudit : ICarterModule
         // Npgsql's reader streams rows off the wire as they are read, so memory stays flat whatever the
         // size of the chain. The request's transaction stays open until this handler returns.
         await using var reader = await tenant.Connection.ExecuteReaderAsync(tenant.Command(Sql, args, ct));
-        var response = tenant.Http.Response;
-        response.ContentType = "text/csv; charset=utf-8";
         var date = clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        response.Headers.ContentDisposition = $"attachment; filename=\"audit-{date}.csv\"";
-        await using (var text = new StreamWriter(response.Body, new UTF8Encoding(false), bufferSize: 16 * 1024, leaveOpen: true))
-        {
-            var csv = CsvDataWriter.Create(text, new CsvDataWriterOptions { NewLine = "\r\n" });
-            await csv.WriteAsync(reader, ct);
-        }
+        await CsvExport.WriteAsync(tenant.Http, reader, $"audit-{date}.csv", ct);
 
         return TypedResults.Empty;
     }

@@ -1,10 +1,8 @@
 using System.Globalization;
-using System.Text;
 using Carter;
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Sylvan.Data.Csv;
 
 namespace ClinicFlow.Slices.Patients;
 
@@ -14,15 +12,15 @@ namespace ClinicFlow.Slices.Patients;
 /// </summary>
 public sealed class ExportPatients : ICarterModule
 {
-    // Text cells a spreadsheet would read as a formula get a leading apostrophe (see ExportAudit);
-    // an E.164 phone (+ and digits) is a number, not a formula, and stays importable as it is.
+    // Free-text cells go through csv_safe() (no spreadsheet formulas); an E.164 phone (+ and digits)
+    // is a number, not a formula, and stays importable as it is.
     private const string Sql = """
-        select regexp_replace(full_name, '^([=+@\t\r-])', '''\1') as "fullName",
-               case when phone ~ '^\+[0-9]+$' then phone else regexp_replace(phone, '^([=+@\t\r-])', '''\1') end as "phone",
-               regexp_replace(email::text, '^([=+@\t\r-])', '''\1') as "email",
+        select csv_safe(full_name) as "fullName",
+               case when phone ~ '^\+[0-9]+$' then phone else csv_safe(phone) end as "phone",
+               csv_safe(email::text) as "email",
                to_char(birth_date, 'YYYY-MM-DD') as "birthDate",
-               regexp_replace(document_id, '^([=+@\t\r-])', '''\1') as "documentId",
-               regexp_replace(notes, '^([=+@\t\r-])', '''\1') as "notes"
+               csv_safe(document_id) as "documentId",
+               csv_safe(notes) as "notes"
         from patients
         where clinic_id = @ClinicId and erased_at is null
         order by id
@@ -40,15 +38,8 @@ public sealed class ExportPatients : ICarterModule
     {
         // Npgsql streams rows off the wire as they are read; the transaction stays open until the handler returns.
         await using var reader = await tenant.Connection.ExecuteReaderAsync(tenant.Command(Sql, new { tenant.ClinicId }, ct));
-        var response = tenant.Http.Response;
-        response.ContentType = "text/csv; charset=utf-8";
         var date = clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        response.Headers.ContentDisposition = $"attachment; filename=\"patients-{date}.csv\"";
-        await using (var text = new StreamWriter(response.Body, new UTF8Encoding(false), bufferSize: 16 * 1024, leaveOpen: true))
-        {
-            var csv = CsvDataWriter.Create(text, new CsvDataWriterOptions { NewLine = "\r\n" });
-            await csv.WriteAsync(reader, ct);
-        }
+        await CsvExport.WriteAsync(tenant.Http, reader, $"patients-{date}.csv", ct);
 
         return TypedResults.Empty;
     }
