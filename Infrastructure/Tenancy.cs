@@ -50,6 +50,15 @@ public abstract class DbScope(HttpContext http)
     private InvalidOperationException NotAttached() =>
         new($"{GetType().Name} used on a route without its gate (MapTenantGroup / MapSystemGroup / MapSuperadminGroup).");
 
+    /// <summary>
+    /// Plans every statement of this transaction for its actual parameters. Statements with optional
+    /// filters — <c>(@X is null or col = @X)</c> — are auto-prepared, and a prepared statement may
+    /// switch to a generic plan that cannot tell which filters are set and walks the whole clinic
+    /// instead of the matching index. Local to the request's transaction.
+    /// </summary>
+    public Task PlanPerCallAsync(CancellationToken ct) =>
+        ExecuteAsync("select set_config('plan_cache_mode', 'force_custom_plan', true)", null, ct);
+
     public CommandDefinition Command(string sql, object? args, CancellationToken ct) =>
         new(sql, args, Transaction, cancellationToken: ct);
 

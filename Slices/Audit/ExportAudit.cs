@@ -37,9 +37,6 @@ public sealed class ExportAudit : ICarterModule
         order by seq
         """;
 
-    // See ListAudit: keep the optional filters on their indexes even once the statement is prepared.
-    private const string CustomPlanSql = "select set_config('plan_cache_mode', 'force_custom_plan', true)";
-
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/audit")
             .MapGet("/export", Handle)
@@ -58,7 +55,7 @@ public sealed class ExportAudit : ICarterModule
                 "from must not be after to.", "from no puede ser posterior a to.", "from darf nicht nach to liegen."));
         }
 
-        await tenant.ExecuteAsync(CustomPlanSql, null, ct);
+        await tenant.PlanPerCallAsync(ct);
         var args = new
         {
             tenant.ClinicId,

@@ -27,10 +27,6 @@ public sealed class ListAudit : ICarterModule
         limit @Take
         """;
 
-    // A prepared statement may switch to a generic plan, which cannot tell which filters are set and
-    // falls back to walking the whole chain; local to the request's transaction.
-    private const string CustomPlanSql = "select set_config('plan_cache_mode', 'force_custom_plan', true)";
-
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/audit")
             .MapGet("/", Handle)
@@ -53,7 +49,7 @@ public sealed class ListAudit : ICarterModule
                 "from must not be after to.", "from no puede ser posterior a to.", "from darf nicht nach to liegen."));
         }
 
-        await tenant.ExecuteAsync(CustomPlanSql, null, ct);
+        await tenant.PlanPerCallAsync(ct);
         var rows = await tenant.QueryAsync<Row>(Sql, new
         {
             tenant.ClinicId,
