@@ -7,12 +7,26 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
 {
     public const string Usage = """
         usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
+               [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)
           --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
           --seconds      measured seconds per target, split into --rounds alternating slices (1-600)
           --rounds       alternating rounds per target; seconds / rounds must be at least 1
+          --scenario     auth (default): GET /api/auth/me beside GET /health/ready, as a freshly registered clinic
+                         patients: GET /api/patients?q=TERM&limit=20 beside GET /api/patients/ID (primary key)
+          --token        patients: the clinic's bearer token
+          --patient-id   patients: a patient of that clinic, for the primary-key lookup
+          --search-terms patients: comma-separated search terms, rotated per request (1-1000 terms)
         """;
+
+    public string Scenario { get; init; } = "auth";
+
+    public string? Token { get; init; }
+
+    public Guid PatientId { get; init; }
+
+    public IReadOnlyList<string> SearchTerms { get; init; } = [];
 
     private static readonly string[] LoopbackHosts = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -74,6 +88,37 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
 
                     options = options with { Rounds = rounds };
                     break;
+                case "--scenario":
+                    if (value is not ("auth" or "patients"))
+                    {
+                        problem = $"--scenario: expected auth or patients, got '{value}'";
+                        return false;
+                    }
+
+                    options = options with { Scenario = value };
+                    break;
+                case "--token":
+                    options = options with { Token = value };
+                    break;
+                case "--patient-id":
+                    if (!Guid.TryParse(value, out var patientId))
+                    {
+                        problem = $"--patient-id: expected a GUID, got '{value}'";
+                        return false;
+                    }
+
+                    options = options with { PatientId = patientId };
+                    break;
+                case "--search-terms":
+                    var terms = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    if (terms.Length is 0 or > 1000 || terms.Any(t => t.Length > 200))
+                    {
+                        problem = "--search-terms: expected 1 to 1000 comma-separated terms of at most 200 characters";
+                        return false;
+                    }
+
+                    options = options with { SearchTerms = terms };
+                    break;
                 default:
                     problem = $"unknown argument {name}";
                     return false;
@@ -89,6 +134,13 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
         if (options.Seconds < options.Rounds)
         {
             problem = "--seconds must be at least --rounds (slices of one second or more)";
+            return false;
+        }
+
+        if (options.Scenario == "patients"
+            && (string.IsNullOrEmpty(options.Token) || options.PatientId == Guid.Empty || options.SearchTerms.Count == 0))
+        {
+            problem = "--scenario patients needs --token, --patient-id and --search-terms";
             return false;
         }
 

@@ -7,12 +7,22 @@ using System.Text.Json;
 
 namespace ClinicFlow.Load;
 
-/// <summary>One endpoint under load; <see cref="Authorization"/> is sent verbatim when set.</summary>
-internal sealed record Target(string Label, string Path, string? Authorization)
+/// <summary>
+/// One endpoint under load, named <see cref="Short"/> in ratios. Requests rotate through
+/// <see cref="Paths"/> (one path for a fixed endpoint, many for a search over varying terms);
+/// <see cref="Authorization"/> is sent verbatim when set.
+/// </summary>
+internal sealed record Target(string Label, string Short, string[] Paths, string? Authorization)
 {
-    public HttpRequestMessage NewRequest()
+    public Target(string label, string shortName, string path, string? authorization)
+        : this(label, shortName, [path], authorization)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, Path) { Version = HttpVersion.Version11 };
+    }
+
+    public HttpRequestMessage NewRequest(long sequence = 0)
+    {
+        var path = Paths[(int)(sequence % Paths.Length)];
+        var request = new HttpRequestMessage(HttpMethod.Get, path) { Version = HttpVersion.Version11 };
         if (Authorization is not null)
         {
             request.Headers.TryAddWithoutValidation("Authorization", Authorization);
@@ -68,22 +78,43 @@ internal static class LoadRun
         };
         using var client = new HttpClient(handler) { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(10) };
 
-        var token = await RegisterAsync(client, progress, ct);
-        if (token is null)
+        // The first target is the baseline, the second the one measured against it.
+        Target[] targets;
+        if (options.Scenario == "patients")
         {
-            return 1;
+            var authorization = "Bearer " + options.Token;
+            var searches = options.SearchTerms
+                .Select(t => "/api/patients?q=" + Uri.EscapeDataString(t) + "&limit=20")
+                .ToArray();
+            targets =
+            [
+                new("GET /api/patients/{id}", "get", "/api/patients/" + options.PatientId.ToString("D"), authorization),
+                new("GET /api/patients?q=…&limit=20", "search", searches, authorization),
+            ];
         }
-
-        Target[] targets =
-        [
-            new("GET /health/ready", "/health/ready", null),
-            new("GET /api/auth/me", "/api/auth/me", "Bearer " + token),
-        ];
-        foreach (var target in targets)
+        else
         {
-            if (!await AnswersOkAsync(client, target, progress, ct))
+            var token = await RegisterAsync(client, progress, ct);
+            if (token is null)
             {
                 return 1;
+            }
+
+            targets =
+            [
+                new("GET /health/ready", "ready", "/health/ready", null),
+                new("GET /api/auth/me", "me", "/api/auth/me", "Bearer " + token),
+            ];
+        }
+
+        foreach (var target in targets)
+        {
+            for (var i = 0; i < target.Paths.Length; i++)
+            {
+                if (!await AnswersOkAsync(client, target, i, progress, ct))
+                {
+                    return 1;
+                }
             }
         }
 
@@ -153,9 +184,9 @@ internal static class LoadRun
         return json.RootElement.GetProperty("token").GetString();
     }
 
-    private static async Task<bool> AnswersOkAsync(HttpClient client, Target target, TextWriter progress, CancellationToken ct)
+    private static async Task<bool> AnswersOkAsync(HttpClient client, Target target, long sequence, TextWriter progress, CancellationToken ct)
     {
-        using var request = target.NewRequest();
+        using var request = target.NewRequest(sequence);
         using var response = await client.SendAsync(request, ct);
         if (response.StatusCode == HttpStatusCode.OK)
         {
@@ -163,7 +194,7 @@ internal static class LoadRun
         }
 
         var body = await response.Content.ReadAsStringAsync(ct);
-        progress.WriteLine(Invariant($"{target.Label} answered {(int)response.StatusCode} before the run: {body}"));
+        progress.WriteLine(Invariant($"{target.Paths[sequence % target.Paths.Length]} answered {(int)response.StatusCode} before the run: {body}"));
         return false;
     }
 
@@ -176,7 +207,8 @@ internal static class LoadRun
         for (var i = 0; i < concurrency; i++)
         {
             var worker = workers[i] = new Measurement();
-            tasks[i] = Task.Run(() => WorkAsync(client, target, deadline, worker, ct), ct);
+            var first = i;
+            tasks[i] = Task.Run(() => WorkAsync(client, target, first, deadline, worker, ct), ct);
         }
 
         await Task.WhenAll(tasks);
@@ -193,8 +225,9 @@ internal static class LoadRun
         return result;
     }
 
-    private static async Task WorkAsync(HttpClient client, Target target, long deadline, Measurement into, CancellationToken ct)
+    private static async Task WorkAsync(HttpClient client, Target target, long sequence, long deadline, Measurement into, CancellationToken ct)
     {
+        // Each worker starts at its own path, so concurrent requests ask for different ones.
         var buffer = new byte[16 * 1024];
         while (Stopwatch.GetTimestamp() < deadline)
         {
@@ -203,7 +236,7 @@ internal static class LoadRun
             string? error;
             try
             {
-                using var request = target.NewRequest();
+                using var request = target.NewRequest(sequence++);
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
                 var body = await response.Content.ReadAsStreamAsync(ct);
                 await using (body)
@@ -257,13 +290,14 @@ internal static class LoadRun
                 $"| `{target.Label}` | {l.Count} | {total.RequestsPerSecond:F0} | {l.PercentileMillis(50):F2} | {l.PercentileMillis(90):F2} | {l.PercentileMillis(99):F2} | {l.MaxMicros / 1000.0:F2} | {total.Errors} |");
         }
 
-        var (ready, me) = (totals[0], totals[1]);
+        var (baseline, measured) = (totals[0], totals[1]);
+        var (a, b) = (targets[0].Short, targets[1].Short);
         text.AppendLine(c,
-            $"| **me / ready** | | **{me.RequestsPerSecond / ready.RequestsPerSecond:F2}×** | {Ratio(me, ready, 50):F2}× | {Ratio(me, ready, 90):F2}× | **{Ratio(me, ready, 99):F2}×** | | |");
+            $"| **{b} / {a}** | | **{measured.RequestsPerSecond / baseline.RequestsPerSecond:F2}×** | {Ratio(measured, baseline, 50):F2}× | {Ratio(measured, baseline, 90):F2}× | **{Ratio(measured, baseline, 99):F2}×** | | |");
         text.AppendLine();
         text.AppendLine("Per round (req/s, p99 ms):");
         text.AppendLine();
-        text.AppendLine("| round | ready req/s | me req/s | me / ready | ready p99 | me p99 |");
+        text.AppendLine(c, $"| round | {a} req/s | {b} req/s | {b} / {a} | {a} p99 | {b} p99 |");
         text.AppendLine("|---:|---:|---:|---:|---:|---:|");
         for (var i = 0; i < rounds.Count; i++)
         {

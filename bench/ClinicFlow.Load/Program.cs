@@ -1,8 +1,10 @@
 using ClinicFlow.Load;
 
-// HTTP load on a running ClinicFlow: GET /api/auth/me (JWT + fail-closed check + tenant scope +
-// queries) beside GET /health/ready (one database round trip, no auth), in alternating rounds of
-// the same run, reported as a Markdown table with the ratio me / ready. Loopback only; bounded.
+// HTTP load on a running ClinicFlow: two endpoints in alternating rounds of the same run, reported
+// as a Markdown table with their ratio. Scenario auth (default): GET /api/auth/me (JWT + fail-closed
+// check + tenant scope + queries) beside GET /health/ready (one round trip, no auth). Scenario
+// patients: the patient search over rotating terms beside the primary-key lookup of one patient.
+// Loopback only; bounded.
 if (!LoadOptions.TryParse(args, out var options, out var problem))
 {
     Console.Error.WriteLine(problem);
