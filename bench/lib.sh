@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared start-up of the benchmark scripts (the same steps as bench/http.sh): Release build, a
+# Shared start-up of the benchmark scripts: Release build, a
 # throwaway PostgreSQL cluster and the app on free loopback ports, everything stopped and removed on
 # exit. Source it from a script that ran `set -euo pipefail` and set `root` to the repository root:
 #   bench_build ClinicFlow.csproj bench/ClinicFlow.Load/ClinicFlow.Load.csproj
