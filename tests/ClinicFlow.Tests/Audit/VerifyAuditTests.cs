@@ -109,13 +109,10 @@ public sealed class VerifyAuditTests(AppFixture app) : ApiTest(app)
     [Fact]
     public async Task Requires_a_token()
     {
-        var result = await Host.Scenario(s =>
+        await AssertNeedsTokenAsync(s =>
         {
             s.Get.Url("/api/audit/verify");
-            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
         });
-
-        await ErrorAsync(result, ErrorCodes.Unauthenticated);
     }
 
     [Theory]
@@ -123,17 +120,10 @@ public sealed class VerifyAuditTests(AppFixture app) : ApiTest(app)
     [InlineData("staff")]
     public async Task Refuses_non_admins(string role)
     {
-        var admin = await RegisterClinicAsync();
-        var member = await AddUserAsync(admin, role);
-
-        var result = await Host.Scenario(s =>
+        await AssertRefusedForRoleAsync(role, s =>
         {
             s.Get.Url("/api/audit/verify");
-            s.WithBearerToken(member.Token);
-            s.StatusCodeShouldBe(HttpStatusCode.Forbidden);
         });
-
-        await ErrorAsync(result, ErrorCodes.Forbidden);
     }
 
     private async Task<VerifyAudit.Response> VerifyAsync(Account admin)

@@ -59,13 +59,10 @@ public sealed class GetCurrentClinicTests(AppFixture app) : ApiTest(app)
     [Fact]
     public async Task Requires_a_token()
     {
-        var result = await Host.Scenario(s =>
+        await AssertNeedsTokenAsync(s =>
         {
             s.Get.Url("/api/clinics/current");
-            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
         });
-
-        await ErrorAsync(result, ErrorCodes.Unauthenticated);
     }
 
     [Fact]

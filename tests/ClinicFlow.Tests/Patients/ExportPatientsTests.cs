@@ -76,13 +76,10 @@ public sealed class ExportPatientsTests(AppFixture app) : ApiTest(app)
     [Fact]
     public async Task Requires_a_token()
     {
-        var result = await Host.Scenario(s =>
+        await AssertNeedsTokenAsync(s =>
         {
             s.Get.Url("/api/patients/export");
-            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
         });
-
-        await ErrorAsync(result, ErrorCodes.Unauthenticated);
     }
 
     [Theory]
@@ -90,17 +87,10 @@ public sealed class ExportPatientsTests(AppFixture app) : ApiTest(app)
     [InlineData("staff")]
     public async Task Refuses_non_admins(string role)
     {
-        var admin = await RegisterClinicAsync();
-        var member = await AddUserAsync(admin, role);
-
-        var result = await Host.Scenario(s =>
+        await AssertRefusedForRoleAsync(role, s =>
         {
             s.Get.Url("/api/patients/export");
-            s.WithBearerToken(member.Token);
-            s.StatusCodeShouldBe(HttpStatusCode.Forbidden);
         });
-
-        await ErrorAsync(result, ErrorCodes.Forbidden);
     }
 
     private async Task<ImportPatients.Response> ImportAsync(Account admin, string csv)

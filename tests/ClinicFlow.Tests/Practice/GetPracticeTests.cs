@@ -33,13 +33,10 @@ public sealed class GetPracticeTests(AppFixture app) : ApiTest(app)
     [Fact]
     public async Task Requires_a_token()
     {
-        var result = await Host.Scenario(s =>
+        await AssertNeedsTokenAsync(s =>
         {
             s.Get.Url("/api/practice");
-            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
         });
-
-        await ErrorAsync(result, ErrorCodes.Unauthenticated);
     }
 
     [Fact]

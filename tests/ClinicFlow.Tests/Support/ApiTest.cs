@@ -69,6 +69,34 @@ public abstract class ApiTest(AppFixture app)
         return new Account(session.Token, session.User.Id, session.User.ClinicId, email, password);
     }
 
+    /// <summary>The request without a token answers 401 UNAUTHENTICATED.</summary>
+    protected async Task AssertNeedsTokenAsync(Action<Scenario> request)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            request(s);
+            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
+        });
+
+        await ErrorAsync(result, ErrorCodes.Unauthenticated);
+    }
+
+    /// <summary>The request by a user of <paramref name="role"/> in a fresh clinic answers 403 FORBIDDEN.</summary>
+    protected async Task AssertRefusedForRoleAsync(string role, Action<Scenario> request)
+    {
+        var admin = await RegisterClinicAsync();
+        var member = await AddUserAsync(admin, role);
+
+        var result = await Host.Scenario(s =>
+        {
+            request(s);
+            s.WithBearerToken(member.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Forbidden);
+        });
+
+        await ErrorAsync(result, ErrorCodes.Forbidden);
+    }
+
     /// <summary>Reads the error contract and checks its code.</summary>
     protected static async Task<ApiError> ErrorAsync(IScenarioResult result, string expectedCode)
     {
