@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Patients;
 using ClinicFlow.Tests.Support;
 

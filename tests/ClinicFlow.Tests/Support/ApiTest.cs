@@ -97,6 +97,20 @@ public abstract class ApiTest(AppFixture app)
         await ErrorAsync(result, ErrorCodes.Forbidden);
     }
 
+    /// <summary>The request answers 400 VALIDATION_ERROR with <paramref name="field"/> among the details.</summary>
+    protected async Task<ApiError> AssertInvalidAsync(string field, Action<Scenario> request)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            request(s);
+            s.StatusCodeShouldBe(HttpStatusCode.BadRequest);
+        });
+
+        var error = await ErrorAsync(result, ErrorCodes.ValidationError);
+        Assert.Contains(field, error.Details!.Keys);
+        return error;
+    }
+
     /// <summary>Reads the error contract and checks its code.</summary>
     protected static async Task<ApiError> ErrorAsync(IScenarioResult result, string expectedCode)
     {
