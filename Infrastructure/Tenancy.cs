@@ -127,9 +127,11 @@ public sealed class SystemScope(HttpContext http) : DbScope(http)
 
     public override Guid? ActorId => _actorId;
 
-    public override string ActorType => Http.Items[ActorTypeKey] as string ?? "public";
+    private string _actorType = "public";
 
-    internal const string ActorTypeKey = "clinicflow.actor_type";
+    public override string ActorType => _actorType;
+
+    internal void ActAsKind(string actorType) => _actorType = actorType;
 
     /// <summary>Names the user an anonymous request acted for once it is known (login, register).</summary>
     public void ActAs(Guid userId) => _actorId = userId;
@@ -454,7 +456,7 @@ public sealed class SystemGate(string actorType) : IEndpointFilter
         await SystemConnection.BypassAsync(connection, transaction, http.RequestAborted);
         var scope = http.Features.Get<SystemScope>() ?? new SystemScope(http);
         scope.Attach(connection, transaction);
-        http.Items[SystemScope.ActorTypeKey] = actorType;
+        scope.ActAsKind(actorType);
         return await ScopeRunner.RunAsync(scope, context, next);
     }
 }

@@ -91,6 +91,27 @@ public sealed class ImportPatientsTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task Another_clinics_patients_are_no_duplicates()
+    {
+        var other = await RegisterClinicAsync();
+        var admin = await RegisterClinicAsync();
+        await App.ExecuteAsync("""
+            insert into patients (id, clinic_id, full_name, phone, document_id)
+            values (gen_random_uuid(), @ClinicId, 'Ana García', '+5491122334401', 'DOC-SHARED')
+            """, new { other.ClinicId });
+
+        var body = await (await ImportAsync(admin, """
+            fullName,phone,documentId
+            Ana García,+5491122334401,DOC-SHARED
+            """)).ReadAsJsonAsync<ImportPatients.Response>();
+
+        Assert.Equal(1, body.Imported);
+        Assert.Equal(0, body.Skipped);
+        Assert.Equal(1, await App.ScalarAsync<int>(
+            "select count(*)::int from patients where clinic_id = @ClinicId and document_id = 'DOC-SHARED'", new { admin.ClinicId }));
+    }
+
+    [Fact]
     public async Task Caps_the_error_list()
     {
         var admin = await RegisterClinicAsync();
