@@ -7,6 +7,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddClinicOpenApi();
 builder.Services.AddDatabase();
 builder.Services.AddClinicAuth();
+builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
 builder.Services.AddClinicHttp(builder.Configuration);

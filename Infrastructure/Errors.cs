@@ -44,6 +44,8 @@ public static class ErrorCodes
     public const string MethodNotAllowed = "METHOD_NOT_ALLOWED";
     public const string Conflict = "CONFLICT";
     public const string AlreadyExists = "ALREADY_EXISTS";
+    public const string AppointmentConflict = "APPOINTMENT_CONFLICT";
+    public const string PatientBlocked = "PATIENT_BLOCKED";
     public const string InvalidState = "INVALID_STATE";
     public const string LinkExpired = "LINK_EXPIRED";
     public const string LinkRevoked = "LINK_REVOKED";

@@ -21,6 +21,8 @@ public sealed class AppFixture : IAsyncLifetime
 
     public string SigningKeyPem { get; } = SigningKeys.NewPem();
 
+    public string SecretsKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     public PostgresCluster Cluster { get; private set; } = null!;
 
     public SmtpSink Smtp { get; } = new();
@@ -69,6 +71,7 @@ public sealed class AppFixture : IAsyncLifetime
             ["ConnectionStrings:Postgres"] = connectionString,
             ["Jwt:SigningKeys:0"] = SigningKeyPem,
             ["Superadmin:ApiKey"] = SuperadminKey,
+            ["Secrets:EncryptionKey"] = SecretsKey,
             ["Auth:SyncSecret"] = SyncSecret,
             // Hashing at OWASP cost takes ~150 ms; tests check behaviour, not cost (docs/security.md).
             ["Auth:PasswordIterations"] = "1000",
