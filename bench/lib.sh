@@ -97,8 +97,10 @@ bench_start() {
   local key
   if key=$(openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt 2>/dev/null) && [ -n "$key" ]; then
     export Jwt__SigningKeys__0="$key"
+    Secrets__EncryptionKey=$(openssl rand -base64 32)
+    export Secrets__EncryptionKey
   else
-    echo "openssl not available: running the app in Development, which generates its own signing key." >&2
+    echo "openssl not available: running the app in Development, which generates its own signing and encryption keys." >&2
     environment=Development
   fi
 
