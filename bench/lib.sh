@@ -4,6 +4,8 @@
 # exit. Source it from a script that ran `set -euo pipefail` and set `root` to the repository root:
 #   bench_build ClinicFlow.csproj bench/ClinicFlow.Load/ClinicFlow.Load.csproj
 #   bench_start        sets bin, tmp, pg_port, app_port, base, environment and psql (superuser, -d clinicflow)
+# A script may define bench_before_app: bench_start calls it once the database exists, before the app
+# starts (server settings every connection of the app must see, such as preloaded libraries).
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
@@ -92,6 +94,7 @@ bench_start() {
   "${psql[@]}" -c "create role clinicflow login password 'clinicflow' nosuperuser nobypassrls" >/dev/null
   "${psql[@]}" -c "create database clinicflow owner clinicflow" >/dev/null
   psql=("$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d clinicflow -v ON_ERROR_STOP=1 -qtA)
+  if declare -F bench_before_app >/dev/null; then bench_before_app; fi
 
   environment=Production
   local key

@@ -7,7 +7,8 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
 {
     public const string Usage = """
         usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
-               [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"]
+               [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
+                | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)
           --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
@@ -18,7 +19,16 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
           --token        patients: the clinic's bearer token
           --patient-id   patients: a patient of that clinic, for the primary-key lookup
           --search-terms patients: comma-separated search terms, rotated per request (1-1000 terms)
+                         scheduling: one pair after the other, each beside GET /api/patients/ID, each with its own
+                         warm-up and rounds: GET /api/appointments/ID, a clinic's day, a doctor's week of availability,
+                         an ICS feed (whole, and unchanged: If-None-Match → 304), concurrent bookings with a
+                         known share of conflicts
+          --plan         scheduling: JSON file with the tokens, ids and times of the generated data (bench/scheduling.sh)
+          --only         scheduling: comma-separated subset of the pairs, in the order given
         """;
+
+    /// <summary>The pairs of the scheduling scenario, in the order they run by default.</summary>
+    public static readonly string[] SchedulingPairs = ["appointment", "list", "availability", "ics", "ics304", "booking"];
 
     public string Scenario { get; init; } = "auth";
 
@@ -27,6 +37,16 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
     public Guid PatientId { get; init; }
 
     public IReadOnlyList<string> SearchTerms { get; init; } = [];
+
+    public string? PlanPath { get; init; }
+
+    public IReadOnlyList<string> Pairs { get; init; } = SchedulingPairs;
+
+    /// <summary>Pairs of targets measured one after the other: one for auth and patients.</summary>
+    public int PairCount => Scenario == "scheduling" ? Pairs.Count : 1;
+
+    /// <summary>When the run stops by itself: the planned load plus a minute for set-up, checks and stragglers.</summary>
+    public TimeSpan HardLimit => TimeSpan.FromSeconds((PairCount * (WarmupSeconds + (2 * Seconds))) + 60);
 
     private static readonly string[] LoopbackHosts = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -89,9 +109,9 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                     options = options with { Rounds = rounds };
                     break;
                 case "--scenario":
-                    if (value is not ("auth" or "patients"))
+                    if (value is not ("auth" or "patients" or "scheduling"))
                     {
-                        problem = $"--scenario: expected auth or patients, got '{value}'";
+                        problem = $"--scenario: expected auth, patients or scheduling, got '{value}'";
                         return false;
                     }
 
@@ -119,6 +139,26 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
 
                     options = options with { SearchTerms = terms };
                     break;
+                case "--plan":
+                    if (!File.Exists(value))
+                    {
+                        problem = $"--plan: no such file '{value}'";
+                        return false;
+                    }
+
+                    options = options with { PlanPath = value };
+                    break;
+                case "--only":
+                    var pairs = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    var unknown = pairs.FirstOrDefault(p => !SchedulingPairs.Contains(p, StringComparer.Ordinal));
+                    if (pairs.Length == 0 || unknown is not null || pairs.Distinct(StringComparer.Ordinal).Count() != pairs.Length)
+                    {
+                        problem = $"--only: expected distinct names among {string.Join(',', SchedulingPairs)}, got '{value}'";
+                        return false;
+                    }
+
+                    options = options with { Pairs = pairs };
+                    break;
                 default:
                     problem = $"unknown argument {name}";
                     return false;
@@ -141,6 +181,12 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
             && (string.IsNullOrEmpty(options.Token) || options.PatientId == Guid.Empty || options.SearchTerms.Count == 0))
         {
             problem = "--scenario patients needs --token, --patient-id and --search-terms";
+            return false;
+        }
+
+        if (options.Scenario == "scheduling" && options.PlanPath is null)
+        {
+            problem = "--scenario scheduling needs --plan";
             return false;
         }
 

@@ -7,35 +7,13 @@ using System.Text.Json;
 
 namespace ClinicFlow.Load;
 
-/// <summary>
-/// One endpoint under load, named <see cref="Short"/> in ratios. Requests rotate through
-/// <see cref="Paths"/> (one path for a fixed endpoint, many for a search over varying terms);
-/// <see cref="Authorization"/> is sent verbatim when set.
-/// </summary>
-internal sealed record Target(string Label, string Short, string[] Paths, string? Authorization)
-{
-    public Target(string label, string shortName, string path, string? authorization)
-        : this(label, shortName, [path], authorization)
-    {
-    }
-
-    public HttpRequestMessage NewRequest(long sequence = 0)
-    {
-        var path = Paths[(int)(sequence % Paths.Length)];
-        var request = new HttpRequestMessage(HttpMethod.Get, path) { Version = HttpVersion.Version11 };
-        if (Authorization is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Authorization", Authorization);
-        }
-
-        return request;
-    }
-}
-
 /// <summary>What one slice (or the sum of a target's slices) measured.</summary>
 internal sealed class Measurement
 {
     public LatencyHistogram Latencies { get; } = new();
+
+    /// <summary>Answered requests by status (only the target's accepted statuses).</summary>
+    public Dictionary<int, long> Statuses { get; } = [];
 
     public long Errors { get; set; }
 
@@ -45,19 +23,32 @@ internal sealed class Measurement
 
     public double RequestsPerSecond => Latencies.Count / Elapsed.TotalSeconds;
 
+    public long CountOf(int status) => Statuses.GetValueOrDefault(status);
+
+    public void Count(int status) => Statuses[status] = Statuses.GetValueOrDefault(status) + 1;
+
     public void Add(Measurement other)
     {
         Latencies.Add(other.Latencies);
+        foreach (var (status, count) in other.Statuses)
+        {
+            Statuses[status] = Statuses.GetValueOrDefault(status) + count;
+        }
+
         Errors += other.Errors;
         Elapsed += other.Elapsed;
         FirstError ??= other.FirstError;
     }
 }
 
+/// <summary>Two targets measured in alternating rounds: the totals, each round, and the generator's own CPU.</summary>
+internal sealed record PairResult(Target[] Targets, Measurement[] Totals, List<Measurement[]> Rounds, double Cores);
+
 /// <summary>
 /// Closed-loop load: each worker sends one request, reads the whole answer, records its latency
-/// and sends the next, until the slice's deadline. Only 200 answers count as requests; anything
-/// else is an error. Both targets share one connection pool, warmed up before measuring.
+/// and sends the next, until the slice's deadline. Only answers with an accepted status (200 unless
+/// the target says otherwise) count as requests; anything else is an error. Both targets of a pair
+/// share one connection pool, warmed up before measuring.
 /// </summary>
 internal static class LoadRun
 {
@@ -77,6 +68,11 @@ internal static class LoadRun
             ConnectTimeout = TimeSpan.FromSeconds(5),
         };
         using var client = new HttpClient(handler) { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(10) };
+
+        if (options.Scenario == "scheduling")
+        {
+            return await SchedulingScenario.RunAsync(client, options, output, progress, ct);
+        }
 
         // The first target is the baseline, the second the one measured against it.
         Target[] targets;
@@ -109,15 +105,27 @@ internal static class LoadRun
 
         foreach (var target in targets)
         {
-            for (var i = 0; i < target.Paths.Length; i++)
+            if (await PreflightAsync(client, target, progress, ct) is not null)
             {
-                if (!await AnswersOkAsync(client, target, i, progress, ct))
-                {
-                    return 1;
-                }
+                return 1;
             }
         }
 
+        var result = await RunPairAsync(client, options, targets, progress, ct);
+        output.Write(Header(options, result.Cores));
+        output.WriteLine();
+        output.Write(PairReport(result));
+        ReportFirstErrors(result, progress);
+        return result.Totals.Any(t => t.Errors > 0) ? 3 : 0;
+    }
+
+    /// <summary>Warm-up (discarded, split between both targets), then the measured rounds in ABBA order.</summary>
+    public static async Task<PairResult> RunPairAsync(HttpClient client, LoadOptions options, Target[] targets, TextWriter progress,
+        CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(progress);
         if (options.WarmupSeconds > 0)
         {
             progress.WriteLine(Invariant($"warm-up: {options.WarmupSeconds} s, {options.Concurrency} workers"));
@@ -150,137 +158,58 @@ internal static class LoadRun
         }
 
         var cores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore) / wall.Elapsed;
-        output.Write(Report(options, targets, totals, rounds, cores));
-        foreach (var (target, total) in targets.Zip(totals))
-        {
-            if (total.FirstError is not null)
-            {
-                progress.WriteLine(Invariant($"{target.Label}: first error: {total.FirstError}"));
-            }
-        }
-
-        return totals.Any(t => t.Errors > 0) ? 3 : 0;
+        return new PairResult(targets, totals, rounds, cores);
     }
 
-    private static async Task<string?> RegisterAsync(HttpClient client, TextWriter progress, CancellationToken ct)
+    /// <summary>Null when every request of the check before the run was accepted; otherwise what answered instead.</summary>
+    public static async Task<string?> PreflightAsync(HttpClient client, Target target, TextWriter progress, CancellationToken ct)
     {
-        var email = $"load-{Guid.NewGuid():N}@bench.invalid";
-        using var response = await client.PostAsJsonAsync("/api/auth/register", new
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(progress);
+        for (var i = 0; i < target.PreflightCount; i++)
         {
-            email,
-            password = Password,
-            fullName = "Load Bench",
-            clinicName = "Load Bench Clinic",
-            country = "AR",
-        }, ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (!response.IsSuccessStatusCode)
-        {
-            progress.WriteLine(Invariant($"POST /api/auth/register answered {(int)response.StatusCode}: {body}"));
-            return null;
+            using var request = target.NewRequest(i);
+            if (request is null)
+            {
+                return "no request to send";
+            }
+
+            using var response = await client.SendAsync(request, ct);
+            var status = (int)response.StatusCode;
+            target.Observe(status);
+            if (target.Accepts(status))
+            {
+                continue;
+            }
+
+            var body = await response.Content.ReadAsStringAsync(ct);
+            var problem = Invariant($"{request.Method} {target.Describe(i)} answered {status}: {Shorten(body)}");
+            progress.WriteLine(Invariant($"{problem} (before the run)"));
+            return problem;
         }
 
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("token").GetString();
+        return null;
     }
 
-    private static async Task<bool> AnswersOkAsync(HttpClient client, Target target, long sequence, TextWriter progress, CancellationToken ct)
+    public static string Header(LoadOptions options, double cores)
     {
-        using var request = target.NewRequest(sequence);
-        using var response = await client.SendAsync(request, ct);
-        if (response.StatusCode == HttpStatusCode.OK)
-        {
-            return true;
-        }
-
-        var body = await response.Content.ReadAsStringAsync(ct);
-        progress.WriteLine(Invariant($"{target.Paths[sequence % target.Paths.Length]} answered {(int)response.StatusCode} before the run: {body}"));
-        return false;
-    }
-
-    private static async Task<Measurement> RunSliceAsync(HttpClient client, Target target, int concurrency, TimeSpan duration, CancellationToken ct)
-    {
-        var workers = new Measurement[concurrency];
-        var tasks = new Task[concurrency];
-        var start = Stopwatch.GetTimestamp();
-        var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        for (var i = 0; i < concurrency; i++)
-        {
-            var worker = workers[i] = new Measurement();
-            var first = i;
-            tasks[i] = Task.Run(() => WorkAsync(client, target, first, deadline, worker, ct), ct);
-        }
-
-        await Task.WhenAll(tasks);
-
-        // Requests started before the deadline finish after it: divide by the time until the last did.
-        var result = new Measurement { Elapsed = Stopwatch.GetElapsedTime(start) };
-        foreach (var worker in workers)
-        {
-            result.Latencies.Add(worker.Latencies);
-            result.Errors += worker.Errors;
-            result.FirstError ??= worker.FirstError;
-        }
-
-        return result;
-    }
-
-    private static async Task WorkAsync(HttpClient client, Target target, long sequence, long deadline, Measurement into, CancellationToken ct)
-    {
-        // Each worker starts at its own path, so concurrent requests ask for different ones.
-        var buffer = new byte[16 * 1024];
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            ct.ThrowIfCancellationRequested();
-            var sent = Stopwatch.GetTimestamp();
-            string? error;
-            try
-            {
-                using var request = target.NewRequest(sequence++);
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-                var body = await response.Content.ReadAsStreamAsync(ct);
-                await using (body)
-                {
-                    while (await body.ReadAsync(buffer, ct) > 0)
-                    {
-                    }
-                }
-
-                error = response.StatusCode == HttpStatusCode.OK ? null : Invariant($"HTTP {(int)response.StatusCode}");
-            }
-            catch (HttpRequestException e)
-            {
-                error = e.Message;
-            }
-            catch (IOException e)
-            {
-                error = e.Message;
-            }
-            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
-            {
-                error = "timed out after 10 s";
-            }
-
-            if (error is null)
-            {
-                into.Latencies.Record(Stopwatch.GetElapsedTime(sent));
-            }
-            else
-            {
-                into.Errors++;
-                into.FirstError ??= error;
-            }
-        }
-    }
-
-    private static string Report(LoadOptions options, Target[] targets, Measurement[] totals, List<Measurement[]> rounds, double cores)
-    {
+        ArgumentNullException.ThrowIfNull(options);
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         text.AppendLine(c, $"Closed loop, {options.Concurrency} concurrent workers over keep-alive HTTP/1.1, {options.WarmupSeconds} s warm-up,");
         text.AppendLine(c, $"then {options.Rounds} rounds of {options.Slice.TotalSeconds:0.##} s per endpoint in ABBA order ({options.Seconds} s measured each).");
         text.AppendLine(c, $"Load generator: {cores:F2} cores of {Environment.ProcessorCount} while measuring ({Environment.Version}, {Environment.OSVersion}).");
-        text.AppendLine();
+        return text.ToString();
+    }
+
+    /// <summary>The pair's table, its ratio row and the per-round table.</summary>
+    public static string PairReport(PairResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var (targets, totals, rounds) = (result.Targets, result.Totals, result.Rounds);
+        var text = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
         text.AppendLine("| endpoint | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (target, total) in targets.Zip(totals))
@@ -309,8 +238,148 @@ internal static class LoadRun
         return text.ToString();
     }
 
-    private static double Ratio(Measurement a, Measurement b, double percentile) =>
-        a.Latencies.PercentileMillis(percentile) / b.Latencies.PercentileMillis(percentile);
+    public static void ReportFirstErrors(PairResult result, TextWriter progress)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(progress);
+        foreach (var (target, total) in result.Targets.Zip(result.Totals))
+        {
+            if (total.FirstError is not null)
+            {
+                progress.WriteLine(Invariant($"{target.Label}: first error: {total.FirstError}"));
+            }
+        }
+    }
 
-    private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+    public static double Ratio(Measurement a, Measurement b, double percentile)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        return a.Latencies.PercentileMillis(percentile) / b.Latencies.PercentileMillis(percentile);
+    }
+
+    public static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+
+    private static string Shorten(string body) => body.Length <= 300 ? body : string.Concat(body.AsSpan(0, 300), "…");
+
+    private static async Task<string?> RegisterAsync(HttpClient client, TextWriter progress, CancellationToken ct)
+    {
+        var email = $"load-{Guid.NewGuid():N}@bench.invalid";
+        using var response = await client.PostAsJsonAsync("/api/auth/register", new
+        {
+            email,
+            password = Password,
+            fullName = "Load Bench",
+            clinicName = "Load Bench Clinic",
+            country = "AR",
+        }, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            progress.WriteLine(Invariant($"POST /api/auth/register answered {(int)response.StatusCode}: {body}"));
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("token").GetString();
+    }
+
+    private static async Task<Measurement> RunSliceAsync(HttpClient client, Target target, int concurrency, TimeSpan duration, CancellationToken ct)
+    {
+        var workers = new Measurement[concurrency];
+        var tasks = new Task[concurrency];
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        for (var i = 0; i < concurrency; i++)
+        {
+            var worker = workers[i] = new Measurement();
+            var first = i;
+            tasks[i] = Task.Run(() => WorkAsync(client, target, first, deadline, worker, ct), ct);
+        }
+
+        await Task.WhenAll(tasks);
+
+        // Requests started before the deadline finish after it: divide by the time until the last did.
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        var result = new Measurement();
+        foreach (var worker in workers)
+        {
+            result.Add(worker);
+        }
+
+        result.Elapsed = elapsed;
+        return result;
+    }
+
+    private static async Task WorkAsync(HttpClient client, Target target, long sequence, long deadline, Measurement into, CancellationToken ct)
+    {
+        // Each worker starts at its own path, so concurrent requests ask for different ones.
+        var buffer = new byte[16 * 1024];
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var request = target.NewRequest(sequence++);
+            if (request is null)
+            {
+                // The target has nothing more to send (bookings: every planned slot was asked for).
+                into.FirstError ??= "no more requests planned";
+                break;
+            }
+
+            var sent = Stopwatch.GetTimestamp();
+            string? error;
+            var status = 0;
+            try
+            {
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                status = (int)response.StatusCode;
+                target.Observe(status);
+                var accepted = target.Accepts(status);
+                var body = await response.Content.ReadAsStreamAsync(ct);
+                var first = true;
+                error = null;
+                await using (body)
+                {
+                    int read;
+                    while ((read = await body.ReadAsync(buffer, ct)) > 0)
+                    {
+                        if (first && !accepted && into.FirstError is null)
+                        {
+                            error = Invariant($"HTTP {status}: {Shorten(Encoding.UTF8.GetString(buffer, 0, read))}");
+                        }
+
+                        first = false;
+                    }
+                }
+
+                if (!accepted)
+                {
+                    error ??= Invariant($"HTTP {status}");
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                error = e.Message;
+            }
+            catch (IOException e)
+            {
+                error = e.Message;
+            }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+                error = "timed out after 10 s";
+            }
+
+            if (error is null)
+            {
+                into.Latencies.Record(Stopwatch.GetElapsedTime(sent));
+                into.Count(status);
+            }
+            else
+            {
+                into.Errors++;
+                into.FirstError ??= error;
+            }
+        }
+    }
 }

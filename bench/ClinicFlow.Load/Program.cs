@@ -4,6 +4,8 @@ using ClinicFlow.Load;
 // as a Markdown table with their ratio. Scenario auth (default): GET /api/auth/me (JWT + fail-closed
 // check + tenant scope + queries) beside GET /health/ready (one round trip, no auth). Scenario
 // patients: the patient search over rotating terms beside the primary-key lookup of one patient.
+// Scenario scheduling: several pairs one after the other (appointment lookup, a clinic's day, a
+// week of availability, an ICS feed, bookings with conflicts), each beside that same lookup.
 // Loopback only; bounded.
 if (!LoadOptions.TryParse(args, out var options, out var problem))
 {
@@ -15,7 +17,7 @@ if (!LoadOptions.TryParse(args, out var options, out var problem))
 using var stop = new CancellationTokenSource();
 
 // Hard stop: the planned load plus a minute for sign-up, checks and stragglers.
-stop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + (2 * options.Seconds) + 60));
+stop.CancelAfter(options.HardLimit);
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
