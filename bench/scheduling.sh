@@ -274,6 +274,10 @@ if [ "$load_rc" != 0 ] && [ "$load_rc" != 3 ]; then
   exit "$load_rc"
 fi
 load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
+if grep -qE 'other × [1-9]|\| [1-9][0-9]* \|$' "$tmp/table.md"; then
+  echo "Some requests were answered with an unexpected status; the app's log says:" >&2
+  grep -iE 'fail|exception|error' "$tmp/app.log" | tail -n 20 >&2 || true
+fi
 
 # No two appointments of a doctor that hold their slot overlap, anywhere in the table (each row
 # against the latest end among the doctor's earlier rows), and the clinic that booked holds exactly
@@ -339,7 +343,7 @@ explain_log 0
   explain_request GET "/api/appointments/availability?doctorId=$availability_doctor&from=$week_from&to=$week_to&durationMinutes=30" "$token_a" 'appointments|doctor_weekly_hours|doctor_time_off'
   echo '```'
   echo
-  echo "#### The same week of availability for the feed doctor (5 000 appointments over 7 months)"
+  echo "#### The same week of availability for the feed doctor (5 000 appointments over 7 months; fully booked in its hours)"
   echo
   echo '```'
   explain_request GET "/api/appointments/availability?doctorId=$feed_doctor&from=$week_from&to=$week_to&durationMinutes=20" "$token_b" 'from appointments'

@@ -222,7 +222,7 @@ internal static class LoadRun
         var (baseline, measured) = (totals[0], totals[1]);
         var (a, b) = (targets[0].Short, targets[1].Short);
         text.AppendLine(c,
-            $"| **{b} / {a}** | | **{measured.RequestsPerSecond / baseline.RequestsPerSecond:F2}×** | {Ratio(measured, baseline, 50):F2}× | {Ratio(measured, baseline, 90):F2}× | **{Ratio(measured, baseline, 99):F2}×** | | |");
+            $"| **{b} / {a}** | | **{Times(measured.RequestsPerSecond / baseline.RequestsPerSecond)}** | {Times(Ratio(measured, baseline, 50))} | {Times(Ratio(measured, baseline, 90))} | **{Times(Ratio(measured, baseline, 99))}** | | |");
         text.AppendLine();
         text.AppendLine("Per round (req/s, p99 ms):");
         text.AppendLine();
@@ -232,7 +232,7 @@ internal static class LoadRun
         {
             var (r, m) = (rounds[i][0], rounds[i][1]);
             text.AppendLine(c,
-                $"| {i + 1} | {r.RequestsPerSecond:F0} | {m.RequestsPerSecond:F0} | {m.RequestsPerSecond / r.RequestsPerSecond:F2}× | {r.Latencies.PercentileMillis(99):F2} | {m.Latencies.PercentileMillis(99):F2} |");
+                $"| {i + 1} | {r.RequestsPerSecond:F0} | {m.RequestsPerSecond:F0} | {Times(m.RequestsPerSecond / r.RequestsPerSecond)} | {r.Latencies.PercentileMillis(99):F2} | {m.Latencies.PercentileMillis(99):F2} |");
         }
 
         return text.ToString();
@@ -257,6 +257,11 @@ internal static class LoadRun
         ArgumentNullException.ThrowIfNull(b);
         return a.Latencies.PercentileMillis(percentile) / b.Latencies.PercentileMillis(percentile);
     }
+
+    /// <summary>A ratio with two decimals, or two significant digits below 0.1 (a 0.004× throughput is not 0.00×).</summary>
+    public static string Times(double ratio) => ratio is > 0 and < 0.1
+        ? ratio.ToString("G2", CultureInfo.InvariantCulture) + "×"
+        : Invariant($"{ratio:F2}×");
 
     public static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 

@@ -154,7 +154,7 @@ internal static class SchedulingScenario
 
             var (baseline, measured) = (result.Totals[0], result.Totals[1]);
             text.AppendLine(c,
-                $"| {name} | `{result.Targets[1].Label}` | {baseline.RequestsPerSecond:F0} | {measured.RequestsPerSecond:F0} | **{measured.RequestsPerSecond / baseline.RequestsPerSecond:F2}×** | {LoadRun.Ratio(measured, baseline, 50):F2}× | **{LoadRun.Ratio(measured, baseline, 99):F2}×** |");
+                $"| {name} | `{result.Targets[1].Label}` | {baseline.RequestsPerSecond:F0} | {measured.RequestsPerSecond:F0} | **{LoadRun.Times(measured.RequestsPerSecond / baseline.RequestsPerSecond)}** | {LoadRun.Times(LoadRun.Ratio(measured, baseline, 50))} | **{LoadRun.Times(LoadRun.Ratio(measured, baseline, 99))}** |");
         }
 
         return text.ToString();
@@ -177,7 +177,7 @@ internal static class SchedulingScenario
         text.AppendLine(c,
             $"Expected 409 share by construction: {BookingPlan.ExpectedConflictShare:P0} (of every 10 requests, 2 ask for a slot already taken in the database and 2 for the same free slot at about the same time).");
         text.AppendLine(c,
-            $"POSTs over the whole run (check and warm-up included): 201 × {target.Seen(201)}, 409 × {target.Seen(409)}, other × {target.SeenOther()}.");
+            $"POSTs over the whole run (check and warm-up included): 201 × {target.Seen(201)}, 409 × {target.Seen(409)}, other × {target.SeenOther()}{(target.SeenOther() > 0 ? " (" + target.OtherStatuses() + ")" : "")}.");
         return text.ToString();
     }
 

@@ -85,4 +85,9 @@ internal sealed class Target
     public long Seen(int status) => Interlocked.Read(ref _seen[Math.Clamp(status, 0, _seen.Length - 1)]);
 
     public long SeenOther() => Enumerable.Range(0, _seen.Length).Where(s => !Accepts(s)).Sum(Seen);
+
+    /// <summary>The statuses outside <see cref="Accepted"/> seen over the whole run, as "500 × 2, 503 × 1" (0: no answer).</summary>
+    public string OtherStatuses() => string.Join(", ", Enumerable.Range(0, _seen.Length)
+        .Where(s => !Accepts(s) && Seen(s) > 0)
+        .Select(s => FormattableString.Invariant($"{s} × {Seen(s)}")));
 }
