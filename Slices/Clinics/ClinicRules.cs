@@ -1,3 +1,5 @@
+using ClinicFlow.Infrastructure;
+
 namespace ClinicFlow.Slices.Clinics;
 
 /// <summary>Rules of the clinic row every feature reads: plans, limits, country defaults.</summary>
@@ -106,6 +108,32 @@ public static class ClinicRules
         {
             return null;
         }
+    }
+
+    /// <summary>The clinic's ISO country, the region national phone numbers are read in.</summary>
+    public const string CountrySql = "select country from clinics where id = @ClinicId";
+
+    /// <summary>
+    /// The phone in E.164, national formats read with the clinic's country (a caller without a clinic
+    /// must give the international form); the problem names the field when the input is not a
+    /// possible number. Null or blank input stays null.
+    /// </summary>
+    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(DbScope scope, Guid? clinicId, string? input,
+        CancellationToken ct, string field = "phone")
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        if (string.IsNullOrWhiteSpace(input))
+        {
+            return (null, null);
+        }
+
+        var country = clinicId is { } id && id != Guid.Empty
+            ? await scope.QuerySingleAsync<string>(CountrySql, new { ClinicId = id }, ct)
+            : "ZZ";
+        return NormalizePhone(input, country) is { } phone
+            ? (phone, null)
+            : (null, ApiProblem.Validation(field, new(
+                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer.")));
     }
 
     public static bool IsCountry(string? code) => code is { Length: 2 } && code.All(char.IsAsciiLetterUpper);

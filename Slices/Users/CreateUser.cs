@@ -53,6 +53,12 @@ public sealed class CreateUser : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
         var capacity = await tenant.QuerySingleAsync<ClinicRules.UserCapacity>(ClinicRules.UserCapacitySql, new { tenant.ClinicId }, ct);
         if (!capacity.HasRoom)
         {
@@ -70,7 +76,7 @@ public sealed class CreateUser : ICarterModule
                 PasswordHash = passwords.Hash(request.Password!),
                 FullName = request.FullName!.Trim(),
                 Role = request.Role!.Value.ToString().ToLowerInvariant(),
-                request.Phone,
+                Phone = phone,
                 Locale = request.Locale ?? "en",
             }, ct);
         }

@@ -15,7 +15,7 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
 
         var result = await Host.Scenario(s =>
         {
-            s.Post.Json(new CreateUser.Request(email, "Dr. House", AppRole.Doctor, Password, "+5491122334455", "es")).ToUrl("/api/users");
+            s.Post.Json(new CreateUser.Request(email, "Dr. House", AppRole.Doctor, Password, "011 15-2233-4455", "es")).ToUrl("/api/users");
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
@@ -23,7 +23,9 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
         var user = await result.ReadAsJsonAsync<CreateUser.Response>();
         Assert.Equal("doctor", user.Role);
         Assert.Equal(admin.ClinicId, user.ClinicId);
+        Assert.Equal("+5491122334455", user.Phone);
         Assert.Equal(admin.ClinicId, await App.ScalarAsync<Guid>("select clinic_id from users where id = @Id", new { user.Id }));
+        Assert.Equal("+5491122334455", await App.ScalarAsync<string>("select phone from users where id = @Id", new { user.Id }));
         var audit = await LastAuditAsync(admin.ClinicId!.Value, "user.create");
         Assert.Equal(user.Id.ToString(), audit!.EntityId);
         Assert.Equal(admin.UserId, audit.ActorId);
