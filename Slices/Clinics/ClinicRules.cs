@@ -26,17 +26,29 @@ public static class ClinicRules
         return (maxDoctorsOverride ?? doctors, maxUsersOverride ?? users);
     }
 
-    /// <summary>
-    /// Locks the clinic row and tells whether one more active user fits the plan. The lock makes
-    /// concurrent invitations and creations of one clinic count one after another.
-    /// </summary>
-    public const string UserCapacitySql = """
-        select c.plan, c.max_users_override,
-               (select count(*) from users u where u.clinic_id = c.id and u.active)::int as active_users
-        from clinics c
-        where c.id = @ClinicId
-        for update of c
+    // The clinic row is the lock that makes concurrent creations and reactivations of one clinic
+    // count one after another. The count must be a statement of its own, after the lock: a subquery
+    // of the locking statement reads the snapshot taken before it waited, so it would miss the user
+    // the previous lock holder just committed.
+    private const string LockForUsersSql = """
+        select plan, max_users_override
+        from clinics
+        where id = @ClinicId
+        for update
         """;
+
+    private const string ActiveUsersSql = "select count(*)::int from users where clinic_id = @ClinicId and active";
+
+    private sealed record UserPlan(string Plan, int? MaxUsersOverride);
+
+    /// <summary>Locks the clinic row, then tells whether one more active user fits the plan.</summary>
+    public static async Task<UserCapacity> UserCapacityAsync(DbScope scope, Guid clinicId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var plan = await scope.QuerySingleAsync<UserPlan>(LockForUsersSql, new { ClinicId = clinicId }, ct);
+        var active = await scope.QuerySingleAsync<int>(ActiveUsersSql, new { ClinicId = clinicId }, ct);
+        return new UserCapacity(plan.Plan, plan.MaxUsersOverride, active);
+    }
 
     public sealed record UserCapacity(string Plan, int? MaxUsersOverride, int ActiveUsers)
     {

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Clinics;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -47,7 +48,7 @@ public sealed class CreateDoctor : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await DoctorRules.NormalizePhoneAsync(tenant, DoctorRules.Clean(request.Phone), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, DoctorRules.Clean(request.Phone), ct);
         if (problem is not null)
         {
             return problem;

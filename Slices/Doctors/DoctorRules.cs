@@ -6,11 +6,9 @@ using Npgsql;
 
 namespace ClinicFlow.Slices.Doctors;
 
-/// <summary>Rules every doctor write shares: field formats, phone normalisation, the user link and the plan's doctor limit.</summary>
+/// <summary>Rules every doctor write shares: field formats, the user link and the plan's doctor limit.</summary>
 public static partial class DoctorRules
 {
-    public const string ClinicCountrySql = "select country from clinics where id = @ClinicId";
-
     // The clinic row is the lock that makes concurrent creations and reactivations of one clinic count
     // one after another; the count is a statement of its own so it sees what the previous holder committed.
     private const string LockClinicSql = """
@@ -48,25 +46,6 @@ public static partial class DoctorRules
     public static IRuleBuilderOptions<T, string?> Color<T>(this IRuleBuilder<T, string?> rule) =>
         rule.Must(c => string.IsNullOrWhiteSpace(c) || ColorFormat().IsMatch(c.Trim()))
             .WithMessage("Use a colour as #rrggbb.");
-
-    /// <summary>
-    /// The phone in E.164 read with the clinic's country; <paramref name="problem"/> names the field
-    /// when the input is not a possible number. Null input stays null.
-    /// </summary>
-    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(Tenant tenant, string? input, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(tenant);
-        if (input is null)
-        {
-            return (null, null);
-        }
-
-        var country = await tenant.QuerySingleAsync<string>(ClinicCountrySql, new { tenant.ClinicId }, ct);
-        return ClinicRules.NormalizePhone(input, country) is { } phone
-            ? (phone, null)
-            : (null, ApiProblem.Validation("phone", new(
-                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer.")));
-    }
 
     /// <summary>
     /// Null when <paramref name="userId"/> may be linked to a doctor: an active user of this clinic with

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Clinics;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -72,7 +73,7 @@ public sealed class UpdateDoctor : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            (phone, var problem) = await DoctorRules.NormalizePhoneAsync(tenant, DoctorRules.Clean(request.Phone), ct);
+            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, DoctorRules.Clean(request.Phone), ct);
             if (problem is not null)
             {
                 return problem;

@@ -59,7 +59,7 @@ public sealed class CreateUser : ICarterModule
             return problem;
         }
 
-        var capacity = await tenant.QuerySingleAsync<ClinicRules.UserCapacity>(ClinicRules.UserCapacitySql, new { tenant.ClinicId }, ct);
+        var capacity = await ClinicRules.UserCapacityAsync(tenant, tenant.ClinicId, ct);
         if (!capacity.HasRoom)
         {
             return ApiProblem.Forbidden(ErrorCodes.UserLimitReached);

@@ -107,4 +107,25 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
         await ErrorAsync(result, ErrorCodes.UserLimitReached);
         Assert.Equal(5, await App.ScalarAsync<int>("select count(*)::int from users where clinic_id = @ClinicId", new { admin.ClinicId }));
     }
+
+    [Fact]
+    public async Task Lets_only_one_of_concurrent_creations_take_the_last_place()
+    {
+        var admin = await RegisterClinicAsync();
+        await App.ExecuteAsync("update clinics set plan = 'basic' where id = @ClinicId", new { admin.ClinicId });
+        for (var i = 0; i < 3; i++)
+        {
+            await AddUserAsync(admin, "staff");
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Host.Scenario(s =>
+        {
+            s.Post.Json(new CreateUser.Request(NewEmail(), $"Racer {i}", AppRole.Staff, Password, null, null)).ToUrl("/api/users");
+            s.WithBearerToken(admin.Token);
+            s.IgnoreStatusCode();
+        })));
+
+        Assert.Equal([201, 403, 403, 403], results.Select(r => r.Context.Response.StatusCode).Order());
+        Assert.Equal(5, await App.ScalarAsync<int>("select count(*)::int from users where clinic_id = @ClinicId and active", new { admin.ClinicId }));
+    }
 }
