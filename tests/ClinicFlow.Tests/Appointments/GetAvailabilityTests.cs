@@ -67,27 +67,6 @@ public sealed class GetAvailabilityTests(AppFixture app) : SchedulingTest(app)
         return (admin, doctorId);
     }
 
-    /// <summary>
-    /// KNOWN BUG in AppointmentRules.LoadScheduleAsync (shared code, not changed by this slice): its
-    /// ScheduleSql selects doctor_weekly_hours.weekday, a smallint, into the positional record
-    /// WeeklyRange(int Weekday, …). Dapper needs the constructor types to match the columns exactly and
-    /// throws "A parameterless default constructor or one matching signature (System.Int16 weekday,
-    /// System.Int32 start_minute, System.Int32 end_minute) is required". Dapper builds the mapper from
-    /// the result's columns even when it holds no row, so every call throws and this endpoint always
-    /// answers 500 (an unknown doctor too). Fix: <c>select weekday::int as weekday, …</c> in ScheduleSql.
-    /// Until then this test and every test here that reaches LoadScheduleAsync fail with that 500.
-    /// </summary>
-    [Fact]
-    public async Task Bug_in_AppointmentRules_a_doctor_with_weekly_hours_must_not_answer_500()
-    {
-        var day = WeekAhead(BuenosAires);
-        var (admin, doctorId) = await SplitDayAsync(day);
-
-        var response = await AvailabilityAsync(admin, Url(doctorId, Iso(day), Iso(day)));
-
-        Assert.Equal(16, response.Slots.Count);
-    }
-
     [Fact]
     public async Task Lists_a_normal_day_in_the_clinics_zone_as_utc_instants()
     {
