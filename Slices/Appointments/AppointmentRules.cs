@@ -101,7 +101,7 @@ public static class AppointmentRules
         join clinics c on c.id = d.clinic_id
         where d.clinic_id = @ClinicId and d.id = @DoctorId;
 
-        select weekday, (extract(hour from starts_at) * 60 + extract(minute from starts_at))::int as start_minute,
+        select weekday::int as weekday, (extract(hour from starts_at) * 60 + extract(minute from starts_at))::int as start_minute,
                (extract(hour from ends_at) * 60 + extract(minute from ends_at))::int as end_minute
         from doctor_weekly_hours
         where clinic_id = @ClinicId and doctor_id = @DoctorId

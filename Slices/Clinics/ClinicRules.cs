@@ -1,3 +1,5 @@
+using ClinicFlow.Infrastructure;
+
 namespace ClinicFlow.Slices.Clinics;
 
 /// <summary>Rules of the clinic row every feature reads: plans, limits, country defaults.</summary>
@@ -24,17 +26,29 @@ public static class ClinicRules
         return (maxDoctorsOverride ?? doctors, maxUsersOverride ?? users);
     }
 
-    /// <summary>
-    /// Locks the clinic row and tells whether one more active user fits the plan. The lock makes
-    /// concurrent invitations and creations of one clinic count one after another.
-    /// </summary>
-    public const string UserCapacitySql = """
-        select c.plan, c.max_users_override,
-               (select count(*) from users u where u.clinic_id = c.id and u.active)::int as active_users
-        from clinics c
-        where c.id = @ClinicId
-        for update of c
+    // The clinic row is the lock that makes concurrent creations and reactivations of one clinic
+    // count one after another. The count must be a statement of its own, after the lock: a subquery
+    // of the locking statement reads the snapshot taken before it waited, so it would miss the user
+    // the previous lock holder just committed.
+    private const string LockForUsersSql = """
+        select plan, max_users_override
+        from clinics
+        where id = @ClinicId
+        for update
         """;
+
+    private const string ActiveUsersSql = "select count(*)::int from users where clinic_id = @ClinicId and active";
+
+    private sealed record UserPlan(string Plan, int? MaxUsersOverride);
+
+    /// <summary>Locks the clinic row, then tells whether one more active user fits the plan.</summary>
+    public static async Task<UserCapacity> UserCapacityAsync(DbScope scope, Guid clinicId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var plan = await scope.QuerySingleAsync<UserPlan>(LockForUsersSql, new { ClinicId = clinicId }, ct);
+        var active = await scope.QuerySingleAsync<int>(ActiveUsersSql, new { ClinicId = clinicId }, ct);
+        return new UserCapacity(plan.Plan, plan.MaxUsersOverride, active);
+    }
 
     public sealed record UserCapacity(string Plan, int? MaxUsersOverride, int ActiveUsers)
     {
@@ -106,6 +120,32 @@ public static class ClinicRules
         {
             return null;
         }
+    }
+
+    /// <summary>The clinic's ISO country, the region national phone numbers are read in.</summary>
+    public const string CountrySql = "select country from clinics where id = @ClinicId";
+
+    /// <summary>
+    /// The phone in E.164, national formats read with the clinic's country (a caller without a clinic
+    /// must give the international form); the problem names the field when the input is not a
+    /// possible number. Null or blank input stays null.
+    /// </summary>
+    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(DbScope scope, Guid? clinicId, string? input,
+        CancellationToken ct, string field = "phone")
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        if (string.IsNullOrWhiteSpace(input))
+        {
+            return (null, null);
+        }
+
+        var country = clinicId is { } id && id != Guid.Empty
+            ? await scope.QuerySingleAsync<string>(CountrySql, new { ClinicId = id }, ct)
+            : "ZZ";
+        return NormalizePhone(input, country) is { } phone
+            ? (phone, null)
+            : (null, ApiProblem.Validation(field, new(
+                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer.")));
     }
 
     public static bool IsCountry(string? code) => code is { Length: 2 } && code.All(char.IsAsciiLetterUpper);

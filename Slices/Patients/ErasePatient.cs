@@ -7,7 +7,7 @@ namespace ClinicFlow.Slices.Patients;
 /// <summary>
 /// DELETE /api/patients/{id}: an admin erases a patient (DSGVO Art. 17) in one transaction. The row
 /// stays as a tombstone without personal data, so records that point at it stay valid; from then on
-/// every normal read treats the patient as gone.
+/// every normal read treats the patient as gone. Their appointments are anonymised, never deleted.
 /// </summary>
 public sealed class ErasePatient : ICarterModule
 {
@@ -24,6 +24,19 @@ public sealed class ErasePatient : ICarterModule
         where clinic_id = @ClinicId and id = @Id and erased_at is null
         returning id
         """;
+
+    // The slots stay (a doctor's day keeps its shape and the no-show history its numbers) but say
+    // nothing about the person: free text goes, and bookings still ahead are cancelled, which frees
+    // them and tells subscribed calendars to drop them (SEQUENCE grows).
+    private const string AppointmentsSql = """
+        update appointments
+        set reason = null, notes = null, updated_at = now(), sequence = sequence + 1,
+            status = case when status in ('scheduled', 'confirmed') and starts_at > now() then 'cancelled' else status end,
+            status_changed_at = case when status in ('scheduled', 'confirmed') and starts_at > now() then now()
+                                     else status_changed_at end
+        where clinic_id = @ClinicId and patient_id = @Id
+        """;
+
 
     // Queued messages to the patient must be cancelled with the erasure, but outbox_messages has no
     // patient column yet: the first feature that queues a message to a patient (reminders, WhatsApp)
@@ -46,8 +59,10 @@ public sealed class ErasePatient : ICarterModule
             return ApiProblem.NotFound();
         }
 
-        // Only the id: the entry must not bring back what was erased.
-        await tenant.AuditAsync("patient.erase", "patient", id, null, ct);
+        var appointments = await tenant.ExecuteAsync(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
+
+        // Only the id and a count: the entry must not bring back what was erased.
+        await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);
         return TypedResults.NoContent();
     }
 }

@@ -8,7 +8,7 @@ namespace ClinicFlow.Slices.Patients;
 /// GET /api/patients/{id}/export: an admin answers a DSGVO Art. 15 access or Art. 20 portability
 /// request with one JSON document of everything stored about the patient.
 /// </summary>
-/// <remarks>Appointments, consent forms, photo metadata and treatment plans join the document as those features land.</remarks>
+/// <remarks>Consent forms, photo metadata and treatment plans join the document as those features land.</remarks>
 public sealed class ExportPatientData : ICarterModule
 {
     private const string PatientSql = """
@@ -20,6 +20,14 @@ public sealed class ExportPatientData : ICarterModule
         """;
 
     private const string ClinicSql = "select id, name from clinics where id = @ClinicId";
+
+    private const string AppointmentsSql = """
+        select a.id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, d.full_name as doctor_name, a.created_at
+        from appointments a
+        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
+        where a.clinic_id = @ClinicId and a.patient_id = @Id
+        order by a.starts_at, a.id
+        """;
 
     private const string AuditSql = """
         select action, occurred_at, actor_id
@@ -44,12 +52,17 @@ public sealed class ExportPatientData : ICarterModule
         }
 
         var clinic = await tenant.QuerySingleAsync<ClinicRef>(ClinicSql, new { tenant.ClinicId }, ct);
+        var appointments = await tenant.QueryAsync<AppointmentData>(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
         var trail = await tenant.QueryAsync<AuditEntry>(AuditSql, new { tenant.ClinicId, EntityId = id.ToString() }, ct);
         await tenant.AuditAsync("patient.data_export", "patient", id, null, ct);
-        return TypedResults.Ok(new Response(clock.GetUtcNow(), clinic, patient, trail.ToList()));
+        return TypedResults.Ok(new Response(clock.GetUtcNow(), clinic, patient, appointments.ToList(), trail.ToList()));
     }
 
-    public sealed record Response(DateTimeOffset ExportedAt, ClinicRef Clinic, PatientData Patient, IReadOnlyList<AuditEntry> AuditTrail);
+    public sealed record Response(DateTimeOffset ExportedAt, ClinicRef Clinic, PatientData Patient,
+        IReadOnlyList<AppointmentData> Appointments, IReadOnlyList<AuditEntry> AuditTrail);
+
+    public sealed record AppointmentData(Guid Id, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, string? Reason,
+        string? Notes, string DoctorName, DateTimeOffset CreatedAt);
 
     public sealed record ClinicRef(Guid Id, string Name);
 

@@ -24,8 +24,6 @@ public sealed class ImportPatients : ICarterModule
 
     public const long MaxFileBytes = 50L * 1024 * 1024;
 
-    private const string ClinicCountrySql = "select country from clinics where id = @ClinicId";
-
     private const string StagingSql = """
         create temp table patient_import (
             row_no int not null,
@@ -88,7 +86,7 @@ public sealed class ImportPatients : ICarterModule
                 "Upload the CSV as multipart/form-data.", "Suba el CSV como multipart/form-data.", "Laden Sie die CSV als multipart/form-data hoch."));
         }
 
-        var country = (await tenant.ExecuteScalarAsync<string>(ClinicCountrySql, new { tenant.ClinicId }, ct))!.Trim();
+        var country = (await tenant.ExecuteScalarAsync<string>(ClinicRules.CountrySql, new { tenant.ClinicId }, ct))!.Trim();
         await tenant.ExecuteAsync(StagingSql, null, ct);
 
         var errors = new List<RowError>();

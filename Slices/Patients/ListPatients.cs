@@ -81,7 +81,7 @@ public sealed class ListPatients : ICarterModule
         }
 
         var patterns = new List<string> { "%" + digits + "%" };
-        var country = await tenant.QuerySingleAsync<string>(PatientRules.ClinicCountrySql, new { tenant.ClinicId }, ct);
+        var country = await tenant.QuerySingleAsync<string>(ClinicRules.CountrySql, new { tenant.ClinicId }, ct);
         if (ClinicRules.NormalizePhone(q, country) is { } e164)
         {
             patterns.Add("%" + e164 + "%");

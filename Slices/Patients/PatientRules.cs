@@ -13,8 +13,6 @@ public static partial class PatientRules
 
     public const int MaxEncryptedDataChars = 512 * 1024;
 
-    public const string ClinicCountrySql = "select country from clinics where id = @ClinicId";
-
     /// <summary>The earliest birth date accepted (docs/decisions.md).</summary>
     public static readonly DateOnly EarliestBirthDate = new(1900, 1, 1);
 
@@ -50,25 +48,6 @@ public static partial class PatientRules
     public static IRuleBuilderOptions<T, DateOnly?> BirthDate<T>(this IRuleBuilder<T, DateOnly?> rule) =>
         rule.Must(d => d is null || (d >= EarliestBirthDate && d <= LatestBirthDate()))
             .WithMessage("The birth date cannot be in the future or before 1900.");
-
-    /// <summary>
-    /// The phone in E.164 read with the clinic's country; <paramref name="problem"/> names the field
-    /// when the input is not a possible number. Null input stays null.
-    /// </summary>
-    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(Tenant tenant, string? input, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(tenant);
-        if (input is null)
-        {
-            return (null, null);
-        }
-
-        var country = await tenant.QuerySingleAsync<string>(ClinicCountrySql, new { tenant.ClinicId }, ct);
-        return ClinicRules.NormalizePhone(input, country) is { } phone
-            ? (phone, null)
-            : (null, ApiProblem.Validation("phone", new(
-                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer.")));
-    }
 
     /// <summary>A unique violation of the patients table as the 409 the client can act on.</summary>
     public static ApiProblem Duplicate(PostgresException e)

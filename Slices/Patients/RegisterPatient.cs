@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Clinics;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -53,7 +54,7 @@ public sealed class RegisterPatient : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await PatientRules.NormalizePhoneAsync(tenant, PatientRules.Clean(request.Phone), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, PatientRules.Clean(request.Phone), ct);
         if (problem is not null)
         {
             return problem;

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Clinics;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -71,7 +72,7 @@ public sealed class UpdatePatient : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            (phone, var problem) = await PatientRules.NormalizePhoneAsync(tenant, PatientRules.Clean(request.Phone), ct);
+            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, PatientRules.Clean(request.Phone), ct);
             if (problem is not null)
             {
                 return problem;

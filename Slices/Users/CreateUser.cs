@@ -53,7 +53,13 @@ public sealed class CreateUser : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var capacity = await tenant.QuerySingleAsync<ClinicRules.UserCapacity>(ClinicRules.UserCapacitySql, new { tenant.ClinicId }, ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var capacity = await ClinicRules.UserCapacityAsync(tenant, tenant.ClinicId, ct);
         if (!capacity.HasRoom)
         {
             return ApiProblem.Forbidden(ErrorCodes.UserLimitReached);
@@ -70,7 +76,7 @@ public sealed class CreateUser : ICarterModule
                 PasswordHash = passwords.Hash(request.Password!),
                 FullName = request.FullName!.Trim(),
                 Role = request.Role!.Value.ToString().ToLowerInvariant(),
-                request.Phone,
+                Phone = phone,
                 Locale = request.Locale ?? "en",
             }, ct);
         }

@@ -78,7 +78,12 @@ public sealed class UpdateMe : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            var given = string.IsNullOrWhiteSpace(request.Phone) ? null : request.Phone.Trim();
+            var (given, problem) = await ClinicRules.NormalizePhoneAsync(tenant, clinicId, request.Phone, ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
             if (given != current.Phone)
             {
                 phone = given;

@@ -84,7 +84,7 @@ public sealed class UpdateUser : ICarterModule
 
         if (active && !target.Active)
         {
-            var capacity = await tenant.QuerySingleAsync<ClinicRules.UserCapacity>(ClinicRules.UserCapacitySql, new { tenant.ClinicId }, ct);
+            var capacity = await ClinicRules.UserCapacityAsync(tenant, tenant.ClinicId, ct);
             if (!capacity.HasRoom)
             {
                 return ApiProblem.Forbidden(ErrorCodes.UserLimitReached);

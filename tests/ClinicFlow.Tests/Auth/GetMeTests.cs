@@ -23,6 +23,10 @@ public sealed class GetMeTests(AppFixture app) : ApiTest(app)
     {
         var admin = await RegisterClinicAsync();
         await AddUserAsync(admin, "doctor");
+        await App.ExecuteAsync("""
+            insert into doctors (id, clinic_id, full_name, active)
+            values (gen_random_uuid(), @ClinicId, 'Dr. Active', true), (gen_random_uuid(), @ClinicId, 'Dr. Gone', false)
+            """, new { admin.ClinicId });
 
         var me = await MeAsync(admin.Token);
 
@@ -34,7 +38,7 @@ public sealed class GetMeTests(AppFixture app) : ApiTest(app)
         Assert.Equal("ARS", me.Clinic.Currency);
         Assert.Equal("pro", me.Plan);
         Assert.Equal(new GetMe.Limits(10, 25), me.Limits);
-        Assert.Equal(2, me.Usage!.Users);
+        Assert.Equal(new GetMe.Usage(Users: 2, Doctors: 1), me.Usage);
         Assert.False(me.HasPin);
     }
 

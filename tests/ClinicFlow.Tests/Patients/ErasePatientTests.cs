@@ -6,7 +6,7 @@ using ClinicFlow.Tests.Support;
 namespace ClinicFlow.Tests.Patients;
 
 /// <summary>DELETE /api/patients/{id} (<see cref="ErasePatient"/>).</summary>
-public sealed class ErasePatientTests(AppFixture app) : ApiTest(app)
+public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
 {
     [Fact]
     public async Task Erases_the_personal_data_and_keeps_a_tombstone()
@@ -42,10 +42,33 @@ public sealed class ErasePatientTests(AppFixture app) : ApiTest(app)
         var audit = await LastAuditAsync(admin.ClinicId!.Value, "patient.erase");
         Assert.Equal(id.ToString(), audit!.EntityId);
         Assert.Equal(admin.UserId, audit.ActorId);
-        Assert.Equal("{}", audit.Changes);
+        Assert.Equal("""{"appointmentsAnonymised": 0}""", audit.Changes);
         var everything = await App.ScalarAsync<string>(
             "select coalesce(string_agg(changes::text || coalesce(entity_id, ''), ' '), '') from audit_log where clinic_id = @ClinicId", new { admin.ClinicId });
         Assert.DoesNotContain("Marta", everything, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Anonymises_the_patients_appointments_and_cancels_those_ahead()
+    {
+        var admin = await RegisterClinicAsync();
+        var id = await InsertPatientAsync(admin);
+        var other = await CreatePatientAsync(admin, "Otra Paciente");
+        var doctor = await InsertDoctorAsync(admin.ClinicId);
+        var past = await InsertAppointmentAsync(admin.ClinicId, doctor, id, HoursAhead(-3, 10), HoursAhead(-3, 11), "completed", "Caries, Marta");
+        var ahead = await InsertAppointmentAsync(admin.ClinicId, doctor, id, HoursAhead(3, 10), HoursAhead(3, 11), "confirmed", "Control");
+        var othersAhead = await InsertAppointmentAsync(admin.ClinicId, doctor, other, HoursAhead(3, 12), HoursAhead(3, 13), "scheduled", "Control");
+
+        await EraseAsync(admin, id, HttpStatusCode.NoContent);
+
+        var rows = (await App.QueryAsync<(Guid Id, string Status, string? Reason, int Sequence)>(
+            "select id, status, reason, sequence from appointments where clinic_id = @ClinicId order by starts_at", new { admin.ClinicId }))
+            .ToDictionary(r => r.Id);
+        Assert.Equal(("completed", (string?)null, 1), (rows[past].Status, rows[past].Reason, rows[past].Sequence));
+        Assert.Equal(("cancelled", (string?)null, 1), (rows[ahead].Status, rows[ahead].Reason, rows[ahead].Sequence));
+        Assert.Equal(("scheduled", "Control", 0), (rows[othersAhead].Status, rows[othersAhead].Reason, rows[othersAhead].Sequence));
+        var audit = await LastAuditAsync(admin.ClinicId!.Value, "patient.erase");
+        Assert.Equal("""{"appointmentsAnonymised": 2}""", audit!.Changes);
     }
 
     [Fact]

@@ -6,13 +6,15 @@ using ClinicFlow.Tests.Support;
 namespace ClinicFlow.Tests.Patients;
 
 /// <summary>GET /api/patients/{id}/export (<see cref="ExportPatientData"/>).</summary>
-public sealed class ExportPatientDataTests(AppFixture app) : ApiTest(app)
+public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
 {
     [Fact]
     public async Task Exports_every_stored_field_and_the_patients_audit_trail()
     {
         var admin = await RegisterClinicAsync("Praxis Export");
         var id = await InsertPatientAsync(admin);
+        var doctor = await InsertDoctorAsync(admin.ClinicId, "Dr. Export");
+        var visit = await InsertAppointmentAsync(admin.ClinicId, doctor, id, HoursAhead(-2, 9), HoursAhead(-2, 10), "completed", "Revisión");
         // The first export is itself an audit entry about the patient: the second one lists it.
         await ExportAsync(admin, id, HttpStatusCode.OK);
 
@@ -28,6 +30,9 @@ public sealed class ExportPatientDataTests(AppFixture app) : ApiTest(app)
             (p.FullName, p.Phone, p.Email, p.BirthDate, p.Gender, p.DocumentId, p.Notes));
         Assert.Equal((true, "no-shows", "hash-1", "a.b.c.d.e"), (p.Blocked, p.BlockedReason, p.LookupHash, p.EncryptedData));
         Assert.NotNull(p.BlockedAt);
+        var appointment = Assert.Single(body.Appointments);
+        Assert.Equal((visit, "completed", "Revisión", "Dr. Export", HoursAhead(-2, 9)),
+            (appointment.Id, appointment.Status, appointment.Reason, appointment.DoctorName, appointment.StartsAt));
         var entry = Assert.Single(body.AuditTrail);
         Assert.Equal(("patient.data_export", admin.UserId), (entry.Action, entry.ActorId));
 

@@ -15,7 +15,7 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
 
         var result = await Host.Scenario(s =>
         {
-            s.Post.Json(new CreateUser.Request(email, "Dr. House", AppRole.Doctor, Password, "+5491122334455", "es")).ToUrl("/api/users");
+            s.Post.Json(new CreateUser.Request(email, "Dr. House", AppRole.Doctor, Password, "011 15-2233-4455", "es")).ToUrl("/api/users");
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
@@ -23,7 +23,9 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
         var user = await result.ReadAsJsonAsync<CreateUser.Response>();
         Assert.Equal("doctor", user.Role);
         Assert.Equal(admin.ClinicId, user.ClinicId);
+        Assert.Equal("+5491122334455", user.Phone);
         Assert.Equal(admin.ClinicId, await App.ScalarAsync<Guid>("select clinic_id from users where id = @Id", new { user.Id }));
+        Assert.Equal("+5491122334455", await App.ScalarAsync<string>("select phone from users where id = @Id", new { user.Id }));
         var audit = await LastAuditAsync(admin.ClinicId!.Value, "user.create");
         Assert.Equal(user.Id.ToString(), audit!.EntityId);
         Assert.Equal(admin.UserId, audit.ActorId);
@@ -104,5 +106,26 @@ public sealed class CreateUserTests(AppFixture app) : ApiTest(app)
 
         await ErrorAsync(result, ErrorCodes.UserLimitReached);
         Assert.Equal(5, await App.ScalarAsync<int>("select count(*)::int from users where clinic_id = @ClinicId", new { admin.ClinicId }));
+    }
+
+    [Fact]
+    public async Task Lets_only_one_of_concurrent_creations_take_the_last_place()
+    {
+        var admin = await RegisterClinicAsync();
+        await App.ExecuteAsync("update clinics set plan = 'basic' where id = @ClinicId", new { admin.ClinicId });
+        for (var i = 0; i < 3; i++)
+        {
+            await AddUserAsync(admin, "staff");
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Host.Scenario(s =>
+        {
+            s.Post.Json(new CreateUser.Request(NewEmail(), $"Racer {i}", AppRole.Staff, Password, null, null)).ToUrl("/api/users");
+            s.WithBearerToken(admin.Token);
+            s.IgnoreStatusCode();
+        })));
+
+        Assert.Equal([201, 403, 403, 403], results.Select(r => r.Context.Response.StatusCode).Order());
+        Assert.Equal(5, await App.ScalarAsync<int>("select count(*)::int from users where clinic_id = @ClinicId and active", new { admin.ClinicId }));
     }
 }

@@ -154,6 +154,47 @@ public sealed class UpdateMeTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task Stores_the_phone_in_E164_read_with_the_clinics_country()
+    {
+        var admin = await RegisterClinicAsync(country: "AR");
+
+        var session = await (await PatchAsync(admin.Token, new { phone = "011 15-2233-4455" }, HttpStatusCode.OK))
+            .ReadAsJsonAsync<AuthRules.Session>();
+
+        Assert.Equal("+5491122334455", session.User.Phone);
+        Assert.Equal("+5491122334455", (await App.QueryAsync<Stored>(StoredSql, new { admin.UserId })).Single().Phone);
+    }
+
+    [Fact]
+    public async Task Rejects_a_phone_that_cannot_be_a_number()
+    {
+        var admin = await RegisterClinicAsync();
+
+        await AssertInvalidAsync("phone", s =>
+        {
+            s.Patch.Json(new { phone = "12" }).ToUrl("/api/users/me");
+            s.WithBearerToken(admin.Token);
+        });
+        Assert.Null((await App.QueryAsync<Stored>(StoredSql, new { admin.UserId })).Single().Phone);
+    }
+
+    [Fact]
+    public async Task A_user_without_a_clinic_gives_the_international_form()
+    {
+        var solo = await RegisterWithoutClinicAsync();
+
+        var session = await (await PatchAsync(solo.Token, new { phone = "+49 30 1234567" }, HttpStatusCode.OK))
+            .ReadAsJsonAsync<AuthRules.Session>();
+        Assert.Equal("+49301234567", session.User.Phone);
+
+        await AssertInvalidAsync("phone", s =>
+        {
+            s.Patch.Json(new { phone = "030 1234567" }).ToUrl("/api/users/me");
+            s.WithBearerToken(solo.Token);
+        });
+    }
+
+    [Fact]
     public async Task Stays_open_when_the_subscription_expired()
     {
         var admin = await RegisterClinicAsync();

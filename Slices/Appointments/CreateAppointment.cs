@@ -1,0 +1,190 @@
+using Carter;
+using ClinicFlow.Infrastructure;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace ClinicFlow.Slices.Appointments;
+
+/// <summary>
+/// POST /api/appointments: books a patient with a doctor inside the doctor's hours; the database's
+/// exclusion constraint refuses a double booking, also between concurrent requests.
+/// </summary>
+public sealed class CreateAppointment : ICarterModule
+{
+    public sealed record Request(Guid? DoctorId, Guid? PatientId, DateTimeOffset? StartsAt, DateTimeOffset? EndsAt, int? DurationMinutes,
+        string? Reason, string? Notes, bool? AllowOutsideSchedule);
+
+    public sealed class Validator : AbstractValidator<Request>
+    {
+        public Validator()
+        {
+            RuleFor(r => r.DoctorId).NotEmpty();
+            RuleFor(r => r.PatientId).NotEmpty();
+            RuleFor(r => r.StartsAt).NotNull();
+            RuleFor(r => r.EndsAt).NotNull().When(r => r.DurationMinutes is null)
+                .WithMessage(_ => new Text(
+                    "Give endsAt or durationMinutes.",
+                    "Indique endsAt o durationMinutes.",
+                    "Geben Sie endsAt oder durationMinutes an.").Current);
+            RuleFor(r => r.EndsAt).Null().When(r => r.DurationMinutes is not null)
+                .WithMessage(_ => new Text(
+                    "Give endsAt or durationMinutes, not both.",
+                    "Indique endsAt o durationMinutes, no ambos.",
+                    "Geben Sie endsAt oder durationMinutes an, nicht beides.").Current);
+            RuleFor(r => r.EndsAt)
+                .Must((r, end) => end > r.StartsAt && end - r.StartsAt <= TimeSpan.FromMinutes(AppointmentRules.MaxDurationMinutes))
+                .When(r => r.StartsAt is not null && r.EndsAt is not null && r.DurationMinutes is null)
+                .WithMessage(_ => new Text(
+                    $"endsAt must be after startsAt and at most {AppointmentRules.MaxDurationMinutes} minutes later.",
+                    $"endsAt debe ser posterior a startsAt y como máximo {AppointmentRules.MaxDurationMinutes} minutos después.",
+                    $"endsAt muss nach startsAt und höchstens {AppointmentRules.MaxDurationMinutes} Minuten später liegen.").Current);
+            RuleFor(r => r.DurationMinutes).InclusiveBetween(5, AppointmentRules.MaxDurationMinutes);
+            RuleFor(r => r.Reason).MaximumLength(500);
+            RuleFor(r => r.Notes).MaximumLength(4000);
+        }
+    }
+
+    // Share-locked so a concurrent block or erasure waits for this booking instead of racing it.
+    private const string PatientSql = """
+        select blocked
+        from patients
+        where clinic_id = @ClinicId and id = @PatientId and erased_at is null
+        for share
+        """;
+
+    private const string InsertSql = """
+        with inserted as (
+            insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at, reason, notes, outside_schedule,
+                                      created_by)
+            values (@Id, @ClinicId, @DoctorId, @PatientId, @StartsAt, @EndsAt, @Reason, @Notes, @OutsideSchedule, @CreatedBy)
+            returning id, clinic_id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule,
+                      created_at, updated_at
+        )
+        select i.id, i.doctor_id, i.patient_id, i.starts_at, i.ends_at, i.status, i.reason, i.notes, i.outside_schedule,
+               i.created_at, i.updated_at, d.full_name as doctor_name, p.full_name as patient_name
+        from inserted i
+        join doctors d on d.clinic_id = i.clinic_id and d.id = i.doctor_id
+        join patients p on p.clinic_id = i.clinic_id and p.id = i.patient_id
+        where i.clinic_id = @ClinicId
+        """;
+
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapTenantGroup("/appointments")
+            .MapPost("/", Handle)
+            .WithName(nameof(CreateAppointment))
+            .WithSummary("Book an appointment")
+            .ProducesErrors(StatusCodes.Status409Conflict);
+
+    private static async Task<Results<Created<Response>, ApiProblem>> Handle(
+        Request request, Tenant tenant, Validator validator, TimeProvider clock, CancellationToken ct)
+    {
+        var validation = await validator.ValidateAsync(request, ct);
+        if (!validation.IsValid)
+        {
+            return ApiProblem.Validation(validation);
+        }
+
+        var allowOutside = request.AllowOutsideSchedule == true;
+        if (allowOutside && !tenant.IsAdmin)
+        {
+            return ApiProblem.Forbidden(ErrorCodes.Forbidden, new(
+                "Only an admin may book outside the doctor's schedule.",
+                "Solo un administrador puede reservar fuera de la agenda del profesional.",
+                "Nur ein Administrator darf außerhalb der Sprechzeiten buchen."));
+        }
+
+        // Npgsql writes timestamptz only from UTC offsets.
+        var start = request.StartsAt!.Value.ToUniversalTime();
+        var end = request.DurationMinutes is { } minutes ? start.AddMinutes(minutes) : request.EndsAt!.Value.ToUniversalTime();
+        if (start < clock.GetUtcNow() && !allowOutside)
+        {
+            return ApiProblem.Validation("startsAt", new(
+                "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit."));
+        }
+
+        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, request.DoctorId!.Value, start, end, ct);
+        var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, request.PatientId }, ct);
+        if (schedule is null || blocked is null)
+        {
+            return ApiProblem.NotFound();
+        }
+
+        if (blocked.Value)
+        {
+            return AppointmentRules.PatientBlocked();
+        }
+
+        if (!schedule.Active)
+        {
+            return AppointmentRules.DoctorInactive();
+        }
+
+        var within = AppointmentRules.IsWithinSchedule(schedule, start, end);
+        if (!within && !allowOutside)
+        {
+            return AppointmentRules.OutsideSchedule();
+        }
+
+        var values = new
+        {
+            Id = Guid.CreateVersion7(),
+            tenant.ClinicId,
+            DoctorId = request.DoctorId.Value,
+            PatientId = request.PatientId!.Value,
+            StartsAt = start,
+            EndsAt = end,
+            Reason = Clean(request.Reason),
+            Notes = Clean(request.Notes),
+            OutsideSchedule = !within,
+            CreatedBy = tenant.UserId,
+        };
+
+        Row row;
+        try
+        {
+            row = await tenant.QuerySingleAsync<Row>(InsertSql, values, ct);
+        }
+        catch (PostgresException e) when (AppointmentRules.IsOverlap(e))
+        {
+            return AppointmentRules.Overlap();
+        }
+
+        // Ids and field names only: reason and notes can describe the patient's health.
+        var fields = new List<string> { "doctorId", "patientId", "startsAt", "endsAt" };
+        if (values.Reason is not null)
+        {
+            fields.Add("reason");
+        }
+
+        if (values.Notes is not null)
+        {
+            fields.Add("notes");
+        }
+
+        await tenant.AuditAsync("appointment.create", "appointment", row.Id, new
+        {
+            fields,
+            doctorId = values.DoctorId,
+            patientId = values.PatientId,
+            outsideSchedule = values.OutsideSchedule,
+        }, ct);
+        return TypedResults.Created($"/api/appointments/{row.Id}", row.ToResponse());
+    }
+
+    private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private sealed record Row(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
+        string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string DoctorName,
+        string PatientName)
+    {
+        public Response ToResponse() => new(Id, DoctorId, PatientId, StartsAt, EndsAt, Status, Reason, Notes, OutsideSchedule,
+            CreatedAt, UpdatedAt, new Summary(DoctorId, DoctorName), new Summary(PatientId, PatientName));
+    }
+
+    public sealed record Summary(Guid Id, string FullName);
+
+    public sealed record Response(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
+        string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, Summary Doctor,
+        Summary Patient);
+}

@@ -1,0 +1,123 @@
+using System.Globalization;
+using Carter;
+using ClinicFlow.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ClinicFlow.Slices.Appointments;
+
+/// <summary>
+/// GET /api/appointments: the clinic's appointments by start time, filtered by a window of start
+/// times, doctor, patient and status, keyset paged on (startsAt, id).
+/// </summary>
+public sealed class ListAppointments : ICarterModule
+{
+    // Optional filters read "(@X is null or …)": planned per call (see Handle), a set filter folds to
+    // a plain condition and the planner walks ix_appointments_doctor, ix_appointments_patient or
+    // ix_appointments_clinic_day in (starts_at, id) order, stopping after @Take rows; the names are
+    // joined by key for those rows only.
+    private const string Sql = """
+        select a.id, a.doctor_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, a.outside_schedule,
+               a.created_at, a.updated_at, d.full_name as doctor_name, p.full_name as patient_name
+        from appointments a
+        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
+        join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
+        where a.clinic_id = @ClinicId
+          and (@DoctorId::uuid is null or a.doctor_id = @DoctorId::uuid)
+          and (@PatientId::uuid is null or a.patient_id = @PatientId::uuid)
+          and (@Statuses::text[] is null or a.status = any(@Statuses::text[]))
+          and (@From::timestamptz is null or a.starts_at >= @From::timestamptz)
+          and (@To::timestamptz is null or a.starts_at < @To::timestamptz)
+          and (@AfterStart::timestamptz is null or (a.starts_at, a.id) > (@AfterStart::timestamptz, @AfterId::uuid))
+        order by a.starts_at, a.id
+        limit @Take
+        """;
+
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapTenantGroup("/appointments")
+            .MapGet("/", Handle)
+            .WithName(nameof(ListAppointments))
+            .WithSummary("List the clinic's appointments (from, to, doctorId, patientId, status)");
+
+    private static async Task<Results<Ok<Page<Response>>, ApiProblem>> Handle(
+        DateTimeOffset? from, DateTimeOffset? to, Guid? doctorId, Guid? patientId, string? status, int? limit, string? cursor,
+        Tenant tenant, CancellationToken ct)
+    {
+        if (!Paging.TryRead(limit, cursor, out var take, out var key, out var problem))
+        {
+            return problem!;
+        }
+
+        (DateTimeOffset Start, Guid Id)? after = null;
+        if (key is not null)
+        {
+            if (ReadCursor(key) is not { } position)
+            {
+                return ApiProblem.Validation("cursor", new("The cursor is not valid.", "El cursor no es válido.", "Der Cursor ist ungültig."));
+            }
+
+            after = position;
+        }
+
+        if (from is not null && to is not null && to <= from)
+        {
+            return ApiProblem.Validation("to", new("to must be after from.", "to debe ser posterior a from.", "to muss nach from liegen."));
+        }
+
+        string[]? statuses = null;
+        if (!string.IsNullOrWhiteSpace(status))
+        {
+            statuses = status.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
+            if (statuses.Length == 0 || statuses.Any(s => !AppointmentRules.Statuses.Contains(s)))
+            {
+                var known = string.Join(", ", AppointmentRules.Statuses);
+                return ApiProblem.Validation("status", new(
+                    $"status must be one of {known}, or several separated by commas.",
+                    $"status debe ser uno de {known}, o varios separados por comas.",
+                    $"status muss einer von {known} sein, oder mehrere durch Kommas getrennt."));
+            }
+        }
+
+        await tenant.PlanPerCallAsync(ct);
+        var rows = await tenant.QueryAsync<Row>(Sql, new
+        {
+            tenant.ClinicId,
+            DoctorId = doctorId,
+            PatientId = patientId,
+            Statuses = statuses,
+            // Npgsql writes timestamptz only from UTC offsets.
+            From = from?.ToUniversalTime(),
+            To = to?.ToUniversalTime(),
+            AfterStart = after?.Start,
+            AfterId = after?.Id,
+            Take = take + 1,
+        }, ct);
+        return TypedResults.Ok(Paging.ToPage(rows.Select(r => r.ToResponse()), take,
+            r => string.Create(CultureInfo.InvariantCulture, $"{r.StartsAt.UtcTicks}_{r.Id}")));
+    }
+
+    /// <summary>The cursor carries both sort keys of the last row: its start in UTC ticks and its id.</summary>
+    private static (DateTimeOffset, Guid)? ReadCursor(string key)
+    {
+        var parts = key.Split('_');
+        return parts.Length == 2
+            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            && Guid.TryParse(parts[1], out var id)
+            ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+            : null;
+    }
+
+    private sealed record Row(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
+        string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string DoctorName,
+        string PatientName)
+    {
+        public Response ToResponse() => new(Id, DoctorId, PatientId, StartsAt, EndsAt, Status, Reason, Notes, OutsideSchedule,
+            CreatedAt, UpdatedAt, new Summary(DoctorId, DoctorName), new Summary(PatientId, PatientName));
+    }
+
+    public sealed record Summary(Guid Id, string FullName);
+
+    public sealed record Response(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
+        string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, Summary Doctor,
+        Summary Patient);
+}

@@ -1,0 +1,195 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Carter;
+using ClinicFlow.Infrastructure;
+using Dapper;
+using Ical.Net;
+using Ical.Net.CalendarComponents;
+using Ical.Net.DataTypes;
+using Ical.Net.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
+
+namespace ClinicFlow.Slices.Calendars;
+
+/// <summary>
+/// GET /api/ics/{token}.ics: a doctor's appointments as an RFC 5545 feed for calendar apps, found by
+/// the secret in the URL alone. Patient names only where the clinic allows them, initials otherwise;
+/// ETag and 304 so polling calendars cost one indexed aggregate while nothing changed.
+/// </summary>
+public sealed class GetIcsFeed : ICarterModule
+{
+    /// <summary>What the feed shows for a patient whose personal data was erased.</summary>
+    public const string ErasedPatient = "—";
+
+    // Bump when the rendering changes, so cached copies of the old rendering are not kept.
+    private const string RenderVersion = "ics-v1";
+
+    private sealed record Feed(Guid DoctorId, Guid ClinicId, string DoctorName, string ClinicName, string Timezone,
+        bool ShowNames, string ETag);
+
+    private sealed record Row(Guid Id, DateTime StartsAt, DateTime EndsAt, string Status, int Sequence, DateTime UpdatedAt,
+        string PatientName, bool PatientErased, string? Reason);
+
+    // The system connection bypasses row-level security: the secret's hash resolves the doctor and
+    // its clinic first, and every part after that is bound to that clinic. The validator covers
+    // what the body is made of: the window's rows (count, last change of them and of their patients),
+    // the names the calendar shows and the clinic's privacy setting.
+    private const string FeedSql = """
+        select d.id as doctor_id, d.clinic_id, d.full_name as doctor_name, c.name as clinic_name, c.timezone,
+               c.ics_show_patient_names as show_names,
+               md5(concat_ws('|', @RenderVersion, d.id, d.full_name, c.name, c.timezone, c.ics_show_patient_names,
+                             to_char(@From at time zone 'UTC', 'YYYY-MM-DD'), w.rows,
+                             extract(epoch from w.last_appointment_change), extract(epoch from w.last_patient_change))) as e_tag
+        from doctors d
+        join clinics c on c.id = d.clinic_id
+        cross join lateral (
+            select count(*) as rows, max(a.updated_at) as last_appointment_change, max(p.updated_at) as last_patient_change
+            from appointments a
+            join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
+            where a.clinic_id = d.clinic_id and a.doctor_id = d.id
+              and a.starts_at >= @From and a.starts_at < @To
+              and (a.status not in ('cancelled', 'no_show') or a.updated_at >= @CancelledSince)
+        ) w
+        where d.ics_token_hash = @Hash and d.active and c.active
+        """;
+
+    // One range scan of ix_appointments_doctor. The reason is read only where names are shown.
+    private const string RowsSql = """
+        select a.id, a.starts_at, a.ends_at, a.status, a.sequence, a.updated_at,
+               p.full_name as patient_name, p.erased_at is not null as patient_erased,
+               case when @ShowNames then a.reason end as reason
+        from appointments a
+        join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
+        where a.clinic_id = @ClinicId and a.doctor_id = @DoctorId
+          and a.starts_at >= @From and a.starts_at < @To
+          and (a.status not in ('cancelled', 'no_show') or a.updated_at >= @CancelledSince)
+        order by a.starts_at, a.id
+        """;
+
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapSystemGroup("/ics", RateLimits.Ics)
+            .MapGet("/{token}.ics", Handle)
+            .WithName(nameof(GetIcsFeed))
+            .WithSummary("A doctor's appointments as an iCalendar feed (secret URL)")
+            .Produces<string>(StatusCodes.Status200OK, "text/calendar")
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesErrors(StatusCodes.Status404NotFound);
+
+    private static async Task<Results<EmptyHttpResult, StatusCodeHttpResult, ApiProblem>> Handle(
+        string token, SystemScope db, TimeProvider clock, CancellationToken ct)
+    {
+        // Whole UTC days: the body is a function of the day and the rows, which keeps the ETag exact.
+        var today = new DateTimeOffset(clock.GetUtcNow().UtcDateTime.Date, TimeSpan.Zero);
+        var window = new
+        {
+            From = today.AddDays(-30),
+            To = today.AddDays(181),
+            CancelledSince = today.AddDays(-30),
+        };
+
+        var feed = await db.QuerySingleOrDefaultAsync<Feed>(FeedSql,
+            new { Hash = SecretBox.Hash(token), RenderVersion, window.From, window.To, window.CancelledSince }, ct);
+        if (feed is null)
+        {
+            return ApiProblem.NotFound();
+        }
+
+        var http = db.Http;
+        var etag = new EntityTagHeaderValue($"\"{feed.ETag}\"");
+        http.Response.GetTypedHeaders().ETag = etag;
+        http.Response.Headers.CacheControl = "private, max-age=300";
+        if (http.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } candidates
+            && candidates.Any(c => c.Equals(EntityTagHeaderValue.Any) || c.Compare(etag, useStrongComparison: false)))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        http.Response.ContentType = "text/calendar; charset=utf-8";
+        await using var reader = await db.Connection.ExecuteReaderAsync(db.Command(RowsSql,
+            new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct));
+        await WriteAsync(http.Response.Body, feed, reader, ct);
+        return TypedResults.Empty;
+    }
+
+    /// <summary>
+    /// Streams the calendar: Ical.Net writes the calendar's head and each event as it is read, so a
+    /// long feed never sits in memory as one object graph.
+    /// </summary>
+    private static async Task WriteAsync(Stream body, Feed feed, DbDataReader reader, CancellationToken ct)
+    {
+        var serializer = new CalendarSerializer();
+        var calendar = new Ical.Net.Calendar { Method = CalendarMethods.Publish, ProductId = "-//ClinicFlow//Doctor calendar//EN" };
+        calendar.AddProperty("X-WR-CALNAME", $"{feed.DoctorName} · {feed.ClinicName}");
+        calendar.AddProperty("X-WR-TIMEZONE", feed.Timezone);
+        calendar.AddProperty("X-PUBLISHED-TTL", "PT1H");
+        var shell = serializer.SerializeToString(calendar) ?? "";
+        var end = shell.LastIndexOf("END:VCALENDAR", StringComparison.Ordinal);
+
+        await using var writer = new StreamWriter(body, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 16 * 1024);
+        await writer.WriteAsync(shell.AsMemory(0, end), ct);
+        var parse = reader.GetRowParser<Row>();
+        while (await reader.ReadAsync(ct))
+        {
+            await writer.WriteAsync(serializer.SerializeToString(Event(parse(reader), feed.ShowNames)).AsMemory(), ct);
+        }
+
+        await writer.WriteAsync(shell.AsMemory(end), ct);
+    }
+
+    private static CalendarEvent Event(Row row, bool showNames) => new()
+    {
+        Uid = $"{row.Id}@clinicflow",
+        DtStamp = Utc(row.UpdatedAt),
+        DtStart = Utc(row.StartsAt),
+        DtEnd = Utc(row.EndsAt),
+        Sequence = row.Sequence,
+        Status = StatusOf(row.Status),
+        Summary = row.PatientErased ? ErasedPatient : showNames ? row.PatientName : Initials(row.PatientName),
+        // With names allowed, the reason for the visit helps the doctor prepare; notes and contact
+        // details stay in the app. Without names, nothing about the patient beyond initials.
+        Description = showNames && !row.PatientErased && !string.IsNullOrWhiteSpace(row.Reason) ? row.Reason : null,
+    };
+
+    private static CalDateTime Utc(DateTime instant) =>
+        new(DateTime.SpecifyKind(instant, DateTimeKind.Utc), CalDateTime.UtcTzId, true);
+
+    private static string StatusOf(string status) => status switch
+    {
+        "scheduled" => EventStatus.Tentative,
+        "cancelled" or "no_show" => EventStatus.Cancelled,
+        _ => EventStatus.Confirmed,
+    };
+
+    /// <summary>"María González" → "M. G.": the first letter of the first and of the last name.</summary>
+    public static string Initials(string fullName)
+    {
+        ArgumentNullException.ThrowIfNull(fullName);
+        var words = fullName.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(FirstLetter)
+            .OfType<string>()
+            .ToList();
+        return words.Count switch
+        {
+            0 => ErasedPatient,
+            1 => words[0] + ".",
+            _ => $"{words[0]}. {words[^1]}.",
+        };
+    }
+
+    private static string? FirstLetter(string word)
+    {
+        var elements = StringInfo.GetTextElementEnumerator(word);
+        while (elements.MoveNext())
+        {
+            var element = (string)elements.Current;
+            if (char.IsLetter(element, 0))
+            {
+                return element.ToUpperInvariant();
+            }
+        }
+
+        return null;
+    }
+}

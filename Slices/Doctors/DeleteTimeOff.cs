@@ -1,0 +1,34 @@
+using Carter;
+using ClinicFlow.Infrastructure;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ClinicFlow.Slices.Doctors;
+
+/// <summary>DELETE /api/doctors/{id}/time-off/{timeOffId}: an admin removes one absence of that doctor.</summary>
+public sealed class DeleteTimeOff : ICarterModule
+{
+    private const string Sql = """
+        delete from doctor_time_off
+        where clinic_id = @ClinicId and doctor_id = @DoctorId and id = @Id
+        returning id
+        """;
+
+    public void AddRoutes(IEndpointRouteBuilder app) =>
+        app.MapTenantGroup("/doctors")
+            .MapDelete("/{id:guid}/time-off/{timeOffId:guid}", Handle)
+            .RequireAdmin()
+            .WithName(nameof(DeleteTimeOff))
+            .WithSummary("Remove a doctor's time off");
+
+    private static async Task<Results<NoContent, ApiProblem>> Handle(Guid id, Guid timeOffId, Tenant tenant, CancellationToken ct)
+    {
+        var deleted = await tenant.QuerySingleOrDefaultAsync<Guid?>(Sql, new { tenant.ClinicId, DoctorId = id, Id = timeOffId }, ct);
+        if (deleted is null)
+        {
+            return ApiProblem.NotFound();
+        }
+
+        await tenant.AuditAsync("doctor.time_off_delete", "doctor_time_off", timeOffId, new { doctorId = id }, ct);
+        return TypedResults.NoContent();
+    }
+}
