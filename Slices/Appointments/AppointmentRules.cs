@@ -240,6 +240,42 @@ public static class AppointmentRules
         return slots;
     }
 
+    /// <summary>
+    /// The timing rules of attendance, shared by the attendance endpoint and PATCH: a no-show only once
+    /// the appointment began, a check-in only on the appointment's day in the clinic's zone.
+    /// </summary>
+    public static ApiProblem? AttendanceTiming(string status, DateTimeOffset startsAt, TimeZoneInfo zone, DateTimeOffset now)
+    {
+        if (status == NoShow && now < startsAt)
+        {
+            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
+                "A patient can be marked as a no-show only once the appointment has begun.",
+                "Solo se puede marcar la inasistencia una vez que la cita comenzó.",
+                "Ein Nichterscheinen kann erst nach Beginn des Termins erfasst werden."));
+        }
+
+        if (status == CheckedIn && LocalDate(now, zone) != LocalDate(startsAt, zone))
+        {
+            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
+                "A patient can check in only on the day of the appointment.",
+                "El paciente solo puede registrar su llegada el día de la cita.",
+                "Ein Patient kann nur am Tag des Termins einchecken."));
+        }
+
+        return null;
+    }
+
+    /// <summary>The calendar date an instant falls on in the clinic's zone.</summary>
+    public static DateOnly LocalDate(DateTimeOffset instant, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime);
+
+    /// <summary>The first instant of a local date: midnight, or the end of a DST gap that swallowed it.</summary>
+    public static DateTimeOffset StartOfLocalDay(DateOnly day, TimeZoneInfo zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        return ToInstant(day, 0, zone, first: true);
+    }
+
     private static DateTimeOffset ToInstant(DateOnly day, int minuteOfDay, TimeZoneInfo zone, bool first)
     {
         var local = day.ToDateTime(TimeOnly.MinValue).AddMinutes(minuteOfDay);

@@ -140,20 +140,7 @@ public sealed partial class GetAvailability : ICarterModule
 
     // Npgsql writes timestamptz only from UTC values.
     private static DateTimeOffset Resolve(Moment value, TimeZoneInfo zone, bool endOfDay) =>
-        value.Instant?.ToUniversalTime() ?? StartOfDay(value.Date!.Value.AddDays(endOfDay ? 1 : 0), zone);
-
-    /// <summary>The first instant of a local date: midnight, or the end of a DST gap that swallowed it.</summary>
-    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
-    {
-        var local = day.ToDateTime(TimeOnly.MinValue);
-        for (var guard = 0; zone.IsInvalidTime(local) && guard < 24 * 60; guard++)
-        {
-            local = local.AddMinutes(1);
-        }
-
-        var offset = zone.IsAmbiguousTime(local) ? zone.GetAmbiguousTimeOffsets(local).Max() : zone.GetUtcOffset(local);
-        return new DateTimeOffset(local, offset).ToUniversalTime();
-    }
+        value.Instant?.ToUniversalTime() ?? AppointmentRules.StartOfLocalDay(value.Date!.Value.AddDays(endOfDay ? 1 : 0), zone);
 
     public sealed record Slot(DateTimeOffset StartsAt, DateTimeOffset EndsAt);
 

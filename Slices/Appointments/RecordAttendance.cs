@@ -97,21 +97,10 @@ public sealed class RecordAttendance : ICarterModule
         }
 
         var now = clock.GetUtcNow();
-        if (status == AppointmentRules.NoShow && now < current.StartsAt)
-        {
-            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
-                "A patient can be marked as a no-show only once the appointment has begun.",
-                "Solo se puede marcar la inasistencia una vez que la cita comenzó.",
-                "Ein Nichterscheinen kann erst nach Beginn des Termins erfasst werden."));
-        }
-
         var zone = TimeZoneInfo.FindSystemTimeZoneById(current.Timezone);
-        if (status == AppointmentRules.CheckedIn && LocalDate(now, zone) != LocalDate(current.StartsAt, zone))
+        if (AppointmentRules.AttendanceTiming(status, current.StartsAt, zone, now) is { } refusal)
         {
-            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
-                "A patient can check in only on the day of the appointment.",
-                "El paciente solo puede registrar su llegada el día de la cita.",
-                "Ein Patient kann nur am Tag des Termins einchecken."));
+            return refusal;
         }
 
         var row = await tenant.QuerySingleAsync<Row>(UpdateSql, new { tenant.ClinicId, Id = id, Status = status }, ct);
@@ -124,9 +113,6 @@ public sealed class RecordAttendance : ICarterModule
         await tenant.AuditAsync(action, "appointment", id, new { from = current.Status, to = status }, ct);
         return TypedResults.Ok(row.ToResponse());
     }
-
-    private static DateOnly LocalDate(DateTimeOffset instant, TimeZoneInfo zone) =>
-        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime);
 
     private sealed record Target(DateTimeOffset StartsAt, string Status, string Timezone);
 

@@ -144,7 +144,7 @@ public sealed class UpdateAppointment : ICarterModule
                 return AppointmentRules.InvalidState(current.Status, status);
             }
 
-            if (AttendanceTiming(status, current.StartsAt, current.Timezone, now) is { } refusal)
+            if (AppointmentRules.AttendanceTiming(status, current.StartsAt, TimeZoneInfo.FindSystemTimeZoneById(current.Timezone), now) is { } refusal)
             {
                 return refusal;
             }
@@ -257,36 +257,6 @@ public sealed class UpdateAppointment : ICarterModule
         var within = AppointmentRules.IsWithinSchedule(schedule, start, end);
         return (!within && !allowOutside ? AppointmentRules.OutsideSchedule() : null, !within);
     }
-
-    /// <summary>
-    /// The attendance endpoint's timing rules hold here too, so a PATCH cannot mark a no-show before
-    /// the appointment began or a check-in on another day than the appointment's (clinic's zone).
-    /// </summary>
-    private static ApiProblem? AttendanceTiming(string status, DateTimeOffset startsAt, string timezone, DateTimeOffset now)
-    {
-        if (status == AppointmentRules.NoShow && now < startsAt)
-        {
-            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
-                "A patient can be marked as a no-show only once the appointment has begun.",
-                "Solo se puede marcar la inasistencia una vez que la cita comenzó.",
-                "Ein Nichterscheinen kann erst nach Beginn des Termins erfasst werden."));
-        }
-
-        var zone = TimeZoneInfo.FindSystemTimeZoneById(timezone);
-        if (status == AppointmentRules.CheckedIn
-            && LocalDate(now, zone) != LocalDate(startsAt, zone))
-        {
-            return ApiProblem.Conflict(ErrorCodes.InvalidState, new(
-                "A patient can check in only on the day of the appointment.",
-                "El paciente solo puede registrar su llegada el día de la cita.",
-                "Ein Patient kann nur am Tag des Termins einchecken."));
-        }
-
-        return null;
-    }
-
-    private static DateOnly LocalDate(DateTimeOffset instant, TimeZoneInfo zone) =>
-        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime);
 
     private static string? Clean(string value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

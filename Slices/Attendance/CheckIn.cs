@@ -92,13 +92,13 @@ public sealed class CheckIn : ICarterModule
 
         var zone = TimeZoneInfo.FindSystemTimeZoneById(link.Timezone);
         var now = clock.GetUtcNow();
-        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, zone).DateTime);
+        var today = AppointmentRules.LocalDate(now, zone);
         var candidate = await db.QuerySingleOrDefaultAsync<Candidate>(CandidateSql, new
         {
             link.ClinicId,
             Phone = phone,
-            DayStart = StartOfDay(today, zone),
-            DayEnd = StartOfDay(today.AddDays(1), zone),
+            DayStart = AppointmentRules.StartOfLocalDay(today, zone),
+            DayEnd = AppointmentRules.StartOfLocalDay(today.AddDays(1), zone),
             Now = now,
         }, ct);
         if (candidate is null)
@@ -117,19 +117,6 @@ public sealed class CheckIn : ICarterModule
         }
 
         return TypedResults.Ok(new Response(candidate.Id, candidate.StartsAt, candidate.DoctorName, AppointmentRules.CheckedIn));
-    }
-
-    /// <summary>The first instant of a local date: midnight, or the end of a DST gap that swallowed it.</summary>
-    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
-    {
-        var local = day.ToDateTime(TimeOnly.MinValue);
-        for (var guard = 0; zone.IsInvalidTime(local) && guard < 24 * 60; guard++)
-        {
-            local = local.AddMinutes(1);
-        }
-
-        var offset = zone.IsAmbiguousTime(local) ? zone.GetAmbiguousTimeOffsets(local).Max() : zone.GetUtcOffset(local);
-        return new DateTimeOffset(local, offset).ToUniversalTime();
     }
 
     public sealed record Response(Guid AppointmentId, DateTimeOffset StartsAt, string DoctorName, string Status);

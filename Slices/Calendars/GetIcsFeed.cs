@@ -9,6 +9,7 @@ using Ical.Net.CalendarComponents;
 using Ical.Net.DataTypes;
 using Ical.Net.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Net.Http.Headers;
 
 namespace ClinicFlow.Slices.Calendars;
@@ -33,19 +34,23 @@ public sealed class GetIcsFeed : ICarterModule
         string PatientName, bool PatientErased, string? Reason);
 
     // The system connection bypasses row-level security: the secret's hash resolves the doctor and
-    // its clinic first, and every part after that is bound to that clinic. The validator covers
-    // what the body is made of: the window's rows (count, last change of them and of their patients),
-    // the names the calendar shows and the clinic's privacy setting.
+    // its clinic first, and every part after that is bound to that clinic. The validator is a hash of
+    // exactly what the body is made of (every field of every event in the window, the names and the
+    // privacy setting), not of a "last change" time: two transactions can commit in another order
+    // than their now() suggests, and a max(updated_at) would then miss the later one for good.
     private const string FeedSql = """
         select d.id as doctor_id, d.clinic_id, d.full_name as doctor_name, c.name as clinic_name, c.timezone,
                c.ics_show_patient_names as show_names,
                md5(concat_ws('|', @RenderVersion, d.id, d.full_name, c.name, c.timezone, c.ics_show_patient_names,
-                             to_char(@From at time zone 'UTC', 'YYYY-MM-DD'), w.rows,
-                             extract(epoch from w.last_appointment_change), extract(epoch from w.last_patient_change))) as e_tag
+                             to_char(@From at time zone 'UTC', 'YYYY-MM-DD'), w.rows, w.content)) as e_tag
         from doctors d
         join clinics c on c.id = d.clinic_id
         cross join lateral (
-            select count(*) as rows, max(a.updated_at) as last_appointment_change, max(p.updated_at) as last_patient_change
+            select count(*) as rows,
+                   md5(string_agg(concat_ws(',', a.id, a.starts_at, a.ends_at, a.status, a.sequence, a.updated_at,
+                                            p.full_name, p.erased_at is not null,
+                                            case when c.ics_show_patient_names then a.reason end),
+                                  '|' order by a.starts_at, a.id)) as content
             from appointments a
             join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
             where a.clinic_id = d.clinic_id and a.doctor_id = d.id
@@ -107,14 +112,36 @@ public sealed class GetIcsFeed : ICarterModule
         }
 
         http.Response.ContentType = "text/calendar; charset=utf-8";
-        await using var reader = await db.Connection.ExecuteReaderAsync(db.Command(RowsSql,
-            new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct));
-        await WriteAsync(http.Response.Body, feed, reader, ct);
+        if (!Rendered.TryGetValue(feed.ETag, out byte[]? body) || body is null)
+        {
+            await using var reader = await db.Connection.ExecuteReaderAsync(db.Command(RowsSql,
+                new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct));
+            using var buffer = new MemoryStream();
+            await WriteAsync(buffer, feed, reader, ct);
+            body = buffer.ToArray();
+            Rendered.Set(feed.ETag, body, new MemoryCacheEntryOptions
+            {
+                Size = body.Length,
+                SlidingExpiration = TimeSpan.FromHours(6),
+                AbsoluteExpirationRelativeToNow = TimeSpan.FromDays(1),
+            });
+        }
+
+        http.Response.ContentLength = body.Length;
+        await http.Response.Body.WriteAsync(body, ct);
         return TypedResults.Empty;
     }
 
+    // Calendar apps poll, many without If-None-Match, and Ical.Net spends ~0.1 ms an event: a feed is
+    // written once per content and kept by its validator, which names the doctor, the day and every
+    // field rendered, so an entry can never be served for other content. Bounded in bytes; per
+    // instance (another instance renders its own copy).
+    private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = RenderCacheBytes });
+
+    private const long RenderCacheBytes = 64L * 1024 * 1024;
+
     /// <summary>
-    /// Streams the calendar: Ical.Net writes the calendar's head and each event as it is read, so a
+    /// Writes the calendar: Ical.Net writes the calendar's head and each event as it is read, so a
     /// long feed never sits in memory as one object graph.
     /// </summary>
     private static async Task WriteAsync(Stream body, Feed feed, DbDataReader reader, CancellationToken ct)
@@ -127,7 +154,7 @@ public sealed class GetIcsFeed : ICarterModule
         var shell = serializer.SerializeToString(calendar) ?? "";
         var end = shell.LastIndexOf("END:VCALENDAR", StringComparison.Ordinal);
 
-        await using var writer = new StreamWriter(body, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 16 * 1024);
+        await using var writer = new StreamWriter(body, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 16 * 1024, leaveOpen: true);
         await writer.WriteAsync(shell.AsMemory(0, end), ct);
         var parse = reader.GetRowParser<Row>();
         while (await reader.ReadAsync(ct))

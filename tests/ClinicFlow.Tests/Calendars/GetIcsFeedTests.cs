@@ -261,6 +261,53 @@ public sealed class GetIcsFeedTests(AppFixture app) : SchedulingTest(app)
         EventOf(IcalCalendar.Load(await changed.ReadAsTextAsync())!, appointment);
     }
 
+    /// <summary>
+    /// A change committed with an older now() than the newest row (two transactions finishing out of
+    /// order) still changes the validator, and the re-rendered body is served, not a kept copy.
+    /// </summary>
+    [Fact]
+    public async Task A_change_that_does_not_move_the_last_update_time_still_reaches_the_feed()
+    {
+        var (admin, doctorId, path) = await ArrangeAsync();
+        var patient = await CreatePatientAsync(admin, "Ana Gómez");
+        var early = await InsertAppointmentAsync(admin.ClinicId, doctorId, patient, HoursAhead(2, 13), HoursAhead(2, 14));
+        var late = await InsertAppointmentAsync(admin.ClinicId, doctorId, patient, HoursAhead(3, 13), HoursAhead(3, 14));
+        await App.ExecuteAsync("""
+            update appointments set updated_at = now() - interval '2 hours' where id = @early;
+            update appointments set updated_at = now() where id = @late;
+            """, new { early, late });
+        var first = await GetAsync(path, HttpStatusCode.OK);
+        var etag = first.Context.Response.Headers.ETag.ToString();
+        Assert.Equal(0, EventOf(IcalCalendar.Load(await first.ReadAsTextAsync())!, early).Sequence);
+
+        await App.ExecuteAsync("""
+            update appointments set status = 'confirmed', sequence = sequence + 1, updated_at = now() - interval '1 hour'
+            where id = @early
+            """, new { early });
+
+        var plain = await GetAsync(path, HttpStatusCode.OK);
+        Assert.NotEqual(etag, plain.Context.Response.Headers.ETag.ToString());
+        var e = EventOf(IcalCalendar.Load(await plain.ReadAsTextAsync())!, early);
+        Assert.Equal(("CONFIRMED", 1), (e.Status, e.Sequence));
+        await GetAsync(path, HttpStatusCode.OK, etag);
+    }
+
+    [Fact]
+    public async Task Serves_the_same_body_again_until_the_content_changes()
+    {
+        var (admin, doctorId, path) = await ArrangeAsync();
+        var patient = await CreatePatientAsync(admin, "Ana Gómez");
+        await InsertAppointmentAsync(admin.ClinicId, doctorId, patient, HoursAhead(2, 13), HoursAhead(2, 14));
+
+        var first = await (await GetAsync(path, HttpStatusCode.OK)).ReadAsTextAsync();
+        var again = await GetAsync(path, HttpStatusCode.OK);
+
+        Assert.Equal(first, await again.ReadAsTextAsync());
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(first), again.Context.Response.ContentLength);
+        var added = await InsertAppointmentAsync(admin.ClinicId, doctorId, patient, HoursAhead(4, 13), HoursAhead(4, 14));
+        EventOf(await CalendarAsync(path), added);
+    }
+
     [Fact]
     public async Task An_unknown_token_is_not_found_with_the_error_contract()
     {
