@@ -279,6 +279,16 @@ if grep -qE 'other × [1-9]|\| [1-9][0-9]* \|$' "$tmp/table.md"; then
   grep -iE 'fail|exception|error' "$tmp/app.log" | tail -n 20 >&2 || true
 fi
 
+# What PostgreSQL refused during the run (the 409s are its exclusion violations) and, when there was
+# one, the first deadlock as it logged it (the log is only read up to here: the plans come later).
+log_end=$(stat -c %s "$server_log")
+head -c "$log_end" "$server_log" | grep -oE 'ERROR:  .*' | sort | uniq -c | sort -rn >"$tmp/pg-errors.txt" || true
+head -c "$log_end" "$server_log" | awk '
+  /ERROR:  deadlock detected/ && !found { found = 1; match($0, /\[[0-9]+\]/); pid = substr($0, RSTART, RLENGTH) }
+  !found { next }
+  /^[0-9][0-9][0-9][0-9]-/ && index($0, pid) == 0 { exit }
+  { sub(/^[0-9][0-9][0-9][0-9]-[^[]*\[[0-9]+\] /, ""); print; if (++n >= 60) exit }' >"$tmp/deadlock.txt" || true
+
 # No two appointments of a doctor that hold their slot overlap, anywhere in the table (each row
 # against the latest end among the doctor's earlier rows), and the clinic that booked holds exactly
 # the bookings that were answered 201.
@@ -390,6 +400,24 @@ result="$root/bench/results/scheduling-$(date -u +%Y-%m-%d).md"
   echo "- Bookings in the booking clinic: ${booked:-?} rows, ${created:-?} answers 201 over the whole run$(
     [ -n "$created" ] && [ "$created" = "$booked" ] && echo ' (equal)' || echo ' (**not equal**)'
   ); $appt_after appointments in all."
+  echo
+  echo "### PostgreSQL errors during the run"
+  echo
+  if [ -s "$tmp/pg-errors.txt" ]; then
+    echo '```'
+    cat "$tmp/pg-errors.txt"
+    echo '```'
+  else
+    echo "None."
+  fi
+  if [ -s "$tmp/deadlock.txt" ]; then
+    echo
+    echo "The first deadlock, as PostgreSQL logged it:"
+    echo
+    echo '```'
+    cat "$tmp/deadlock.txt"
+    echo '```'
+  fi
   echo
   echo "### Plans the app ran (auto_explain: ANALYZE, BUFFERS)"
   echo
