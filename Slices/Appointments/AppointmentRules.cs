@@ -113,13 +113,32 @@ public static class AppointmentRules
         order by starts_at;
         """;
 
-    /// <summary>The doctor's schedule around [from, to), or null when the clinic has no such doctor.</summary>
+    // Bookings of one doctor take turns on the doctor's row. The exclusion constraint alone stays the
+    // guarantee, but two concurrent inserts of overlapping rows can each find the other's uncommitted
+    // row and wait for it: PostgreSQL then breaks the deadlock after a second by failing one of them.
+    // Taking turns turns that into a plain conflict with the committed row, at once, and a booking is
+    // never checked against a week that a concurrent schedule replacement is rewriting.
+    private const string LockDoctorSql = """
+        select 1 from doctors where clinic_id = @ClinicId and id = @DoctorId for no key update;
+        """;
+
+    private const string BookingScheduleSql = LockDoctorSql + ScheduleSql;
+
+    /// <summary>
+    /// The doctor's schedule around [from, to), or null when the clinic has no such doctor. With
+    /// <paramref name="forBooking"/> the doctor's row is locked first, so bookings of one doctor take turns.
+    /// </summary>
     public static async Task<DoctorSchedule?> LoadScheduleAsync(DbScope scope, Guid clinicId, Guid doctorId,
-        DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+        DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        using var results = await scope.Connection.QueryMultipleAsync(
-            scope.Command(ScheduleSql, new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, ct));
+        using var results = await scope.Connection.QueryMultipleAsync(scope.Command(forBooking ? BookingScheduleSql : ScheduleSql,
+            new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, ct));
+        if (forBooking)
+        {
+            await results.ReadAsync<int>();
+        }
+
         var doctor = await results.ReadSingleOrDefaultAsync<DoctorRow>();
         var weekly = (await results.ReadAsync<WeeklyRange>()).ToList();
         var timeOff = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();

@@ -103,7 +103,8 @@ public sealed class CreateAppointment : ICarterModule
                 "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit."));
         }
 
-        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, request.DoctorId!.Value, start, end, ct);
+        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, request.DoctorId!.Value, start, end, ct,
+            forBooking: true);
         var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, request.PatientId }, ct);
         if (schedule is null || blocked is null)
         {

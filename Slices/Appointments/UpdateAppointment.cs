@@ -238,7 +238,7 @@ public sealed class UpdateAppointment : ICarterModule
                 "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit.")), false);
         }
 
-        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, doctorId, start, end, ct);
+        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, doctorId, start, end, ct, forBooking: true);
         if (schedule is null)
         {
             return (ApiProblem.NotFound(), false);
