@@ -103,9 +103,11 @@ public sealed class CreateAppointment : ICarterModule
                 "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit."));
         }
 
+        // The patient before the doctor, the order an erasure takes them in (patient, then its
+        // appointments, which touch their doctors' calendars), so the two never wait on each other.
+        var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, request.PatientId }, ct);
         var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, request.DoctorId!.Value, start, end, ct,
             forBooking: true);
-        var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, request.PatientId }, ct);
         if (schedule is null || blocked is null)
         {
             return ApiProblem.NotFound();

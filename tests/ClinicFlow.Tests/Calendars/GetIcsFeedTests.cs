@@ -308,6 +308,37 @@ public sealed class GetIcsFeedTests(AppFixture app) : SchedulingTest(app)
         EventOf(await CalendarAsync(path), added);
     }
 
+    /// <summary>The database raises a doctor's calendar version exactly when their feed can change.</summary>
+    [Fact]
+    public async Task The_calendar_version_follows_what_the_feed_shows()
+    {
+        var (admin, doctorId, _) = await ArrangeAsync();
+        var otherDoctor = await InsertDoctorAsync(admin.ClinicId, "Dr. Otro");
+        var patient = await CreatePatientAsync(admin, "Ana Gómez");
+        var bystander = await InsertDoctorAsync(admin.ClinicId, "Dr. Ajeno");
+        async Task<(long Mine, long Other, long Bystander)> VersionsAsync()
+        {
+            var rows = (await App.QueryAsync<(Guid Id, long Version)>(
+                "select id, calendar_version from doctors where clinic_id = @ClinicId", new { admin.ClinicId })).ToDictionary(r => r.Id, r => r.Version);
+            return (rows[doctorId], rows[otherDoctor], rows[bystander]);
+        }
+
+        var appointment = await InsertAppointmentAsync(admin.ClinicId, doctorId, patient, HoursAhead(2, 13), HoursAhead(2, 14));
+        Assert.Equal((1L, 0L, 0L), await VersionsAsync());
+
+        await App.ExecuteAsync("update appointments set doctor_id = @otherDoctor where id = @appointment", new { otherDoctor, appointment });
+        Assert.Equal((2L, 1L, 0L), await VersionsAsync());
+
+        await App.ExecuteAsync("update patients set full_name = 'Berta Gómez' where id = @patient", new { patient });
+        Assert.Equal((2L, 2L, 0L), await VersionsAsync());
+
+        await App.ExecuteAsync("update patients set notes = 'no change in any calendar' where id = @patient", new { patient });
+        Assert.Equal((2L, 2L, 0L), await VersionsAsync());
+
+        await App.ExecuteAsync("delete from appointments where id = @appointment", new { appointment });
+        Assert.Equal((2L, 3L, 0L), await VersionsAsync());
+    }
+
     [Fact]
     public async Task An_unknown_token_is_not_found_with_the_error_contract()
     {
