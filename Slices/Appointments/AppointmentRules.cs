@@ -23,8 +23,17 @@ public static class AppointmentRules
     /// <summary>Statuses that no longer hold the slot (the exclusion constraint skips them).</summary>
     public static readonly string[] Released = [Cancelled, NoShow];
 
-    /// <summary>Longest appointment and widest availability window.</summary>
+    /// <summary>Longest appointment (also a check constraint) and widest availability window.</summary>
     public const int MaxDurationMinutes = 720;
+
+    /// <summary>
+    /// The earliest start of an appointment that can overlap a window opening at <paramref name="from"/>.
+    /// Range reads say <c>starts_at &gt; @EarliestStart and starts_at &lt; @To and ends_at &gt; @From</c>
+    /// rather than <c>tstzrange(…) &amp;&amp; tstzrange(…)</c>: under row-level security only leakproof
+    /// operators become index conditions, plain comparisons are, the range overlap is not, and the
+    /// overlap would walk the doctor's whole history.
+    /// </summary>
+    public static DateTimeOffset EarliestOverlappingStart(DateTimeOffset from) => from.AddMinutes(-MaxDurationMinutes);
 
     public const int MaxAvailabilityDays = 31;
 

@@ -33,13 +33,12 @@ public sealed partial class GetAvailability : ICarterModule
 
     private const string ZoneSql = "select timezone from clinics where id = @ClinicId";
 
-    // The predicate matches ex_appointments_no_overlap's (clinic_id, doctor_id, range, partial where),
-    // so its gist index answers the window.
+    // One bounded range scan of ix_appointments_doctor (see AppointmentRules.EarliestOverlappingStart).
     private const string BookedSql = """
         select starts_at, ends_at
         from appointments
         where clinic_id = @ClinicId and doctor_id = @DoctorId
-          and tstzrange(starts_at, ends_at) && tstzrange(@From, @To)
+          and starts_at > @EarliestStart and starts_at < @To and ends_at > @From
           and status not in ('cancelled', 'no_show')
         order by starts_at
         """;
@@ -92,7 +91,15 @@ public sealed partial class GetAvailability : ICarterModule
             return TypedResults.Ok(new Response([], zone.Id, schedule.SlotMinutes));
         }
 
-        var booked = (await tenant.QueryAsync<Booked>(BookedSql, new { tenant.ClinicId, DoctorId = doctorId, From = from, To = reach }, ct))
+        var window = new
+        {
+            tenant.ClinicId,
+            DoctorId = doctorId,
+            From = from,
+            To = reach,
+            EarliestStart = AppointmentRules.EarliestOverlappingStart(from),
+        };
+        var booked = (await tenant.QueryAsync<Booked>(BookedSql, window, ct))
             .Select(b => new AppointmentRules.Span(b.StartsAt, b.EndsAt))
             .ToList();
         var duration = TimeSpan.FromMinutes(request.DurationMinutes ?? schedule.SlotMinutes);

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Appointments;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -47,7 +48,7 @@ public sealed class CreateTimeOff : ICarterModule
                 from appointments a
                 where a.clinic_id = @ClinicId and a.doctor_id = @DoctorId
                   and a.status not in ('cancelled', 'no_show')
-                  and a.starts_at < @EndsAt and a.ends_at > @StartsAt) as overlapping_appointments
+                  and a.starts_at > @EarliestStart and a.starts_at < @EndsAt and a.ends_at > @StartsAt) as overlapping_appointments
         from inserted i
         """;
 
@@ -76,6 +77,7 @@ public sealed class CreateTimeOff : ICarterModule
             // Npgsql writes timestamptz only from UTC offsets.
             StartsAt = request.StartsAt!.Value.ToUniversalTime(),
             EndsAt = request.EndsAt!.Value.ToUniversalTime(),
+            EarliestStart = AppointmentRules.EarliestOverlappingStart(request.StartsAt!.Value.ToUniversalTime()),
             Reason = reason,
         }, ct);
         if (timeOff is null)

@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net;
+using System.Reflection;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Appointments;
 using ClinicFlow.Tests.Support;
+using Dapper;
+using Npgsql;
 
 namespace ClinicFlow.Tests.Appointments;
 
@@ -385,5 +388,52 @@ public sealed class GetAvailabilityTests(AppFixture app) : SchedulingTest(app)
             $"/api/appointments/availability?doctorId={doctorId}&from={Iso(day)}T13:00:00+01:00&to={Iso(day)}T13:00:00Z");
 
         Assert.Equal(Starts(Utc(day, 12), 2), response.Slots.Select(s => s.StartsAt));
+    }
+
+    /// <summary>
+    /// The bookings read, planned as the app's own role plans it (row-level security on): the time
+    /// bounds are index conditions, so a doctor's long history is not read to answer one week.
+    /// </summary>
+    [Fact]
+    public async Task Reads_only_the_window_of_a_long_history()
+    {
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>());
+        var admin = await RegisterClinicAsync(host: isolated.Host);
+        await using var owner = new NpgsqlConnection(isolated.AdminConnectionString);
+        var doctor = Guid.CreateVersion7();
+        await owner.ExecuteAsync("""
+            insert into doctors (id, clinic_id, full_name) values (@doctor, @ClinicId, 'Dr. History');
+            insert into patients (id, clinic_id, full_name) values (gen_random_uuid(), @ClinicId, 'Paciente');
+            insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at)
+            select gen_random_uuid(), @ClinicId, @doctor, (select id from patients where clinic_id = @ClinicId),
+                   now() - n * interval '1 hour', now() - n * interval '1 hour' + interval '30 minutes'
+            from generate_series(24, 5024) n;
+            analyze appointments;
+            """, new { doctor, admin.ClinicId });
+        var sql = (string)typeof(GetAvailability).GetField("BookedSql", BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!;
+        var from = HoursAhead(7, 0);
+
+        var app = new NpgsqlConnectionStringBuilder(isolated.AdminConnectionString)
+        {
+            Username = PostgresCluster.AppRole,
+            Password = PostgresCluster.AppPassword,
+        };
+        await using var connection = new NpgsqlConnection(app.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var tx = await connection.BeginTransactionAsync(Ct);
+        await connection.ExecuteAsync("select set_config('app.clinic_id', @c, true)", new { c = admin.ClinicId.ToString() }, tx);
+        var plan = string.Join('\n', await connection.QueryAsync<string>("explain (analyze, costs off) " + sql, new
+        {
+            admin.ClinicId,
+            DoctorId = doctor,
+            From = from,
+            To = from.AddDays(7),
+            EarliestStart = AppointmentRules.EarliestOverlappingStart(from),
+        }, tx));
+
+        Assert.Contains("ix_appointments_doctor", plan, StringComparison.Ordinal);
+        var condition = Assert.Single(plan.Split('\n'), line => line.Contains("Index Cond:", StringComparison.Ordinal));
+        Assert.Contains("starts_at", condition, StringComparison.Ordinal);
+        Assert.DoesNotContain("Rows Removed by Filter", plan, StringComparison.Ordinal);
     }
 }
