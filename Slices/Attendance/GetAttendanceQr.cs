@@ -36,7 +36,7 @@ public sealed class GetAttendanceQr : ICarterModule
             .RequireAdmin()
             .WithName(nameof(GetAttendanceQr))
             .WithSummary("QR code of the clinic's public check-in page (PNG, or SVG with format=svg)")
-            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: "image/svg+xml");
+            .Produces<Stream>(StatusCodes.Status200OK, "image/png", "image/svg+xml");
 
     private static async Task<Results<FileContentHttpResult, ApiProblem>> Handle(
         [AsParameters] Request request, Tenant tenant, Validator validator, SecretBox secrets, CancellationToken ct)
