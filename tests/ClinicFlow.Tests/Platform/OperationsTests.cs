@@ -33,6 +33,16 @@ public sealed class OperationsTests(AppFixture app) : ApiTest(app)
             .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString();
         Assert.Equal("#/components/schemas/ListUsersResponsePage", usersPage);
         Assert.True(root.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("Bearer", out _));
+
+        // Non-JSON answers name their media types: the calendar feed and the check-in QR.
+        var feed = paths.GetProperty("/api/ics/{token}.ics").GetProperty("get").GetProperty("responses");
+        Assert.True(feed.GetProperty("200").GetProperty("content").TryGetProperty("text/calendar", out _));
+        Assert.True(feed.TryGetProperty("304", out _));
+        var qr = paths.GetProperty("/api/clinics/current/attendance-qr").GetProperty("get").GetProperty("responses")
+            .GetProperty("200").GetProperty("content");
+        Assert.Equal(["image/png", "image/svg+xml"], qr.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal("binary", schemas.GetProperty("Stream").GetProperty("format").GetString());
+        Assert.True(paths.GetProperty("/api/appointments").GetProperty("post").GetProperty("responses").TryGetProperty("409", out _));
     }
 
     [Fact]
