@@ -144,7 +144,8 @@ public sealed class UpdateAppointment : ICarterModule
                 return AppointmentRules.InvalidState(current.Status, status);
             }
 
-            if (AppointmentRules.AttendanceTiming(status, current.StartsAt, TimeZoneInfo.FindSystemTimeZoneById(current.Timezone), now) is { } refusal)
+            var zone = TimeZoneInfo.FindSystemTimeZoneById(current.Timezone);
+            if (AppointmentRules.AttendanceTiming(status, current.StartsAt, zone, now) is { } refusal)
             {
                 return refusal;
             }
@@ -238,13 +239,15 @@ public sealed class UpdateAppointment : ICarterModule
                 "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit.")), false);
         }
 
+        // The patient before the doctor, in the order a booking and an erasure take them.
+        var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, PatientId = patientId }, ct);
         var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, doctorId, start, end, ct, forBooking: true);
         if (schedule is null)
         {
             return (ApiProblem.NotFound(), false);
         }
 
-        if (await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, PatientId = patientId }, ct) == true)
+        if (blocked == true)
         {
             return (AppointmentRules.PatientBlocked(), false);
         }
