@@ -7,6 +7,7 @@ using QRCoder;
 
 namespace ClinicFlow.Tests.Attendance;
 
+/// <summary>GET /api/clinics/current/attendance-qr (<see cref="ClinicFlow.Slices.Attendance.GetAttendanceQr"/>).</summary>
 public sealed class GetAttendanceQrTests(AppFixture app) : ApiTest(app)
 {
     private const string Path = "/api/clinics/current/attendance-qr";

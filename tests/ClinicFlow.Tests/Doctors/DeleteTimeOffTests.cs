@@ -5,6 +5,7 @@ using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Doctors;
 
+/// <summary>DELETE /api/doctors/{id}/time-off/{timeOffId} (<see cref="ClinicFlow.Slices.Doctors.DeleteTimeOff"/>).</summary>
 public sealed class DeleteTimeOffTests(AppFixture app) : SchedulingTest(app)
 {
     private Task<IScenarioResult> DeleteAsync(Account caller, Guid doctorId, Guid timeOffId, HttpStatusCode expected) =>
