@@ -53,20 +53,15 @@ public sealed class CreateAppointment : ICarterModule
         for share
         """;
 
+    // The insert and the answer in one round trip; the answer is read through appointment_details.
     private const string InsertSql = """
-        with inserted as (
-            insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at, reason, notes, outside_schedule,
-                                      created_by)
-            values (@Id, @ClinicId, @DoctorId, @PatientId, @StartsAt, @EndsAt, @Reason, @Notes, @OutsideSchedule, @CreatedBy)
-            returning id, clinic_id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule,
-                      created_at, updated_at
-        )
-        select i.id, i.doctor_id, i.patient_id, i.starts_at, i.ends_at, i.status, i.reason, i.notes, i.outside_schedule,
-               i.created_at, i.updated_at, d.full_name as doctor_name, p.full_name as patient_name
-        from inserted i
-        join doctors d on d.clinic_id = i.clinic_id and d.id = i.doctor_id
-        join patients p on p.clinic_id = i.clinic_id and p.id = i.patient_id
-        where i.clinic_id = @ClinicId
+        insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at, reason, notes, outside_schedule,
+                                  created_by)
+        values (@Id, @ClinicId, @DoctorId, @PatientId, @StartsAt, @EndsAt, @Reason, @Notes, @OutsideSchedule, @CreatedBy);
+        select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
+               doctor_name, patient_name
+        from appointment_details
+        where clinic_id = @ClinicId and id = @Id;
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>

@@ -8,12 +8,10 @@ namespace ClinicFlow.Slices.Appointments;
 public sealed class GetAppointment : ICarterModule
 {
     private const string Sql = """
-        select a.id, a.doctor_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, a.outside_schedule,
-               a.created_at, a.updated_at, d.full_name as doctor_name, p.full_name as patient_name
-        from appointments a
-        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
-        join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
-        where a.clinic_id = @ClinicId and a.id = @Id
+        select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
+               doctor_name, patient_name
+        from appointment_details
+        where clinic_id = @ClinicId and id = @Id
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>

@@ -13,14 +13,12 @@ public sealed class ListAppointments : ICarterModule
 {
     // Optional filters read "(@X is null or …)": planned per call (see Handle), a set filter folds to
     // a plain condition and the planner walks ix_appointments_doctor, ix_appointments_patient or
-    // ix_appointments_clinic_day in (starts_at, id) order, stopping after @Take rows; the names are
-    // joined by key for those rows only.
+    // ix_appointments_clinic_day in (starts_at, id) order, stopping after @Take rows; the view joins the
+    // names by key for those rows only.
     private const string Sql = """
         select a.id, a.doctor_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, a.outside_schedule,
-               a.created_at, a.updated_at, d.full_name as doctor_name, p.full_name as patient_name
-        from appointments a
-        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
-        join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
+               a.created_at, a.updated_at, a.doctor_name, a.patient_name
+        from appointment_details a
         where a.clinic_id = @ClinicId
           and (@DoctorId::uuid is null or a.doctor_id = @DoctorId::uuid)
           and (@PatientId::uuid is null or a.patient_id = @PatientId::uuid)

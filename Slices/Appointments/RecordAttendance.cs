@@ -37,28 +37,20 @@ public sealed class RecordAttendance : ICarterModule
         """;
 
     private const string UpdateSql = """
-        with updated as (
-            update appointments
-               set status = @Status, status_changed_at = now(), updated_at = now(), sequence = sequence + 1
-             where clinic_id = @ClinicId and id = @Id
-            returning id, clinic_id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule,
-                      created_at, updated_at
-        )
-        select u.id, u.doctor_id, u.patient_id, u.starts_at, u.ends_at, u.status, u.reason, u.notes, u.outside_schedule,
-               u.created_at, u.updated_at, d.full_name as doctor_name, p.full_name as patient_name
-        from updated u
-        join doctors d on d.clinic_id = u.clinic_id and d.id = u.doctor_id
-        join patients p on p.clinic_id = u.clinic_id and p.id = u.patient_id
-        where u.clinic_id = @ClinicId
+        update appointments
+           set status = @Status, status_changed_at = now(), updated_at = now(), sequence = sequence + 1
+         where clinic_id = @ClinicId and id = @Id;
+        select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
+               doctor_name, patient_name
+        from appointment_details
+        where clinic_id = @ClinicId and id = @Id;
         """;
 
     private const string ReadSql = """
-        select a.id, a.doctor_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, a.outside_schedule,
-               a.created_at, a.updated_at, d.full_name as doctor_name, p.full_name as patient_name
-        from appointments a
-        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
-        join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
-        where a.clinic_id = @ClinicId and a.id = @Id
+        select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
+               doctor_name, patient_name
+        from appointment_details
+        where clinic_id = @ClinicId and id = @Id
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>

@@ -22,11 +22,10 @@ public sealed class ExportPatientData : ICarterModule
     private const string ClinicSql = "select id, name from clinics where id = @ClinicId";
 
     private const string AppointmentsSql = """
-        select a.id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, d.full_name as doctor_name, a.created_at
-        from appointments a
-        join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
-        where a.clinic_id = @ClinicId and a.patient_id = @Id
-        order by a.starts_at, a.id
+        select id, starts_at, ends_at, status, reason, notes, doctor_name, created_at
+        from appointment_details
+        where clinic_id = @ClinicId and patient_id = @Id
+        order by starts_at, id
         """;
 
     private const string AuditSql = """

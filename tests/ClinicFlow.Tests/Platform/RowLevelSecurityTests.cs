@@ -93,5 +93,13 @@ public sealed class RowLevelSecurityTests(AppFixture app) : ApiTest(app)
               and not (c.relrowsecurity and c.relforcerowsecurity)
               and c.relname not in ('password_reset_tokens')
             """));
+        // A view over clinic data must read with the caller's rights, or it would bypass the policies.
+        Assert.Equal(0, await App.ScalarAsync<int>("""
+            select count(*)::int from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = 'public' and c.relkind = 'v'
+              and exists (select 1 from information_schema.columns k where k.table_name = c.relname and k.column_name = 'clinic_id')
+              and not coalesce('security_invoker=true' = any(c.reloptions), false)
+            """));
+        Assert.Equal(1, await App.ScalarAsync<int>("select count(*)::int from pg_class where relname = 'appointment_details' and relkind = 'v'"));
     }
 }
