@@ -110,3 +110,10 @@ public sealed class UtcInstantConverter : JsonConverter<DateTimeOffset>
         writer.WriteStringValue(value.UtcDateTime);
     }
 }
+
+/// <summary>How every slice reads optional text from a request.</summary>
+public static class Input
+{
+    /// <summary>The trimmed text, or null for null, empty or blank input (a PATCH's "" clears a field).</summary>
+    public static string? TrimToNull(this string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}

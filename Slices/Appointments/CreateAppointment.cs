@@ -132,8 +132,8 @@ public sealed class CreateAppointment : ICarterModule
             PatientId = request.PatientId!.Value,
             StartsAt = start,
             EndsAt = end,
-            Reason = Clean(request.Reason),
-            Notes = Clean(request.Notes),
+            Reason = request.Reason.TrimToNull(),
+            Notes = request.Notes.TrimToNull(),
             OutsideSchedule = !within,
             CreatedBy = tenant.UserId,
         };
@@ -169,8 +169,6 @@ public sealed class CreateAppointment : ICarterModule
         }, ct);
         return TypedResults.Created($"/api/appointments/{row.Id}", row.ToResponse());
     }
-
-    private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private sealed record Row(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
         string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string DoctorName,

@@ -117,8 +117,8 @@ public sealed class UpdateAppointment : ICarterModule
 
         var doctorId = request.DoctorId ?? current.DoctorId;
         var status = request.Status ?? current.Status;
-        var reason = request.Reason is null ? current.Reason : Clean(request.Reason);
-        var notes = request.Notes is null ? current.Notes : Clean(request.Notes);
+        var reason = request.Reason is null ? current.Reason : request.Reason.TrimToNull();
+        var notes = request.Notes is null ? current.Notes : request.Notes.TrimToNull();
         var moved = new List<string>();
         Compare(moved, "startsAt", current.StartsAt, start);
         Compare(moved, "endsAt", current.EndsAt, end);
@@ -252,8 +252,6 @@ public sealed class UpdateAppointment : ICarterModule
         var within = AppointmentRules.IsWithinSchedule(schedule, start, end);
         return (!within && !allowOutside ? AppointmentRules.OutsideSchedule() : null, !within);
     }
-
-    private static string? Clean(string value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static void Compare<T>(List<string> changed, string name, T before, T after)
     {

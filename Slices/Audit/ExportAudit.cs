@@ -59,10 +59,10 @@ public sealed class ExportAudit : ICarterModule
         var args = new
         {
             tenant.ClinicId,
-            Action = Blank(action),
+            Action = action.TrimToNull(),
             ActorId = actorId,
-            EntityType = Blank(entityType),
-            EntityId = Blank(entityId),
+            EntityType = entityType.TrimToNull(),
+            EntityId = entityId.TrimToNull(),
             From = from?.ToUniversalTime(),
             To = to?.ToUniversalTime(),
         };
@@ -76,5 +76,4 @@ public sealed class ExportAudit : ICarterModule
         return TypedResults.Empty;
     }
 
-    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

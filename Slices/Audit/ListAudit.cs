@@ -53,10 +53,10 @@ public sealed class ListAudit : ICarterModule
         var rows = await tenant.QueryAsync<Row>(Sql, new
         {
             tenant.ClinicId,
-            Action = Blank(action),
+            Action = action.TrimToNull(),
             ActorId = actorId,
-            EntityType = Blank(entityType),
-            EntityId = Blank(entityId),
+            EntityType = entityType.TrimToNull(),
+            EntityId = entityId.TrimToNull(),
             // Npgsql writes timestamptz only from UTC offsets.
             From = from?.ToUniversalTime(),
             To = to?.ToUniversalTime(),
@@ -65,8 +65,6 @@ public sealed class ListAudit : ICarterModule
         }, ct);
         return TypedResults.Ok(Paging.ToPage(rows.Select(r => r.ToResponse()), take, r => r.Seq));
     }
-
-    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private sealed record Row(Guid Id, long Seq, DateTimeOffset OccurredAt, Guid? ActorId, string ActorType, string Action,
         string EntityType, string? EntityId, string? Ip, string? UserAgent, string Changes, string Hash)

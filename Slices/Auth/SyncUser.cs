@@ -76,7 +76,7 @@ public sealed class SyncUser : ICarterModule
         var email = request.Email!.Trim();
         var provider = request.Provider!.Trim().ToLowerInvariant();
         var externalId = request.ExternalId!.Trim();
-        var fullName = string.IsNullOrWhiteSpace(request.FullName) ? null : request.FullName.Trim();
+        var fullName = request.FullName.TrimToNull();
 
         var account = await db.QuerySingleOrDefaultAsync<Account>(ByExternalIdSql, new { Provider = provider, ExternalId = externalId }, ct);
         var linked = false;

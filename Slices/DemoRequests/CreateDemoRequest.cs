@@ -50,18 +50,16 @@ public sealed class CreateDemoRequest : ICarterModule
             Name = request.Name!.Trim(),
             Email = request.Email!.Trim(),
             ClinicName = request.ClinicName!.Trim(),
-            Phone = Blank(request.Phone),
-            Country = Blank(request.Country),
-            Message = Blank(request.Message),
+            Phone = request.Phone.TrimToNull(),
+            Country = request.Country.TrimToNull(),
+            Message = request.Message.TrimToNull(),
             Ip = db.Http.ClientIp(),
         }, ct);
 
         await db.AuditAsync(Audit.PlatformChain, "demo_request.create", "demo_request", demo.Id,
-            new { clinicName = request.ClinicName.Trim(), country = Blank(request.Country) }, ct);
+            new { clinicName = request.ClinicName.Trim(), country = request.Country.TrimToNull() }, ct);
         return TypedResults.Created($"/api/superadmin/demo-requests/{demo.Id}", demo);
     }
-
-    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     public sealed record Response(Guid Id, string Status);
 }

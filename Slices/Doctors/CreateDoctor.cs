@@ -48,7 +48,7 @@ public sealed class CreateDoctor : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, DoctorRules.Clean(request.Phone), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
         if (problem is not null)
         {
             return problem;
@@ -69,8 +69,8 @@ public sealed class CreateDoctor : ICarterModule
             Id = Guid.CreateVersion7(),
             tenant.ClinicId,
             FullName = request.FullName!.Trim(),
-            Specialty = DoctorRules.Clean(request.Specialty),
-            Email = DoctorRules.Clean(request.Email),
+            Specialty = request.Specialty.TrimToNull(),
+            Email = request.Email.TrimToNull(),
             Phone = phone,
             request.UserId,
             Color = DoctorRules.CleanColor(request.Color),

@@ -68,7 +68,7 @@ public sealed class CreateTimeOff : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var reason = string.IsNullOrWhiteSpace(request.Reason) ? null : request.Reason.Trim();
+        var reason = request.Reason.TrimToNull();
         var timeOff = await tenant.QuerySingleOrDefaultAsync<Response>(Sql, new
         {
             Id = Guid.CreateVersion7(),

@@ -37,11 +37,8 @@ public static partial class DoctorRules
     [GeneratedRegex("^#[0-9A-Fa-f]{6}$")]
     private static partial Regex ColorFormat();
 
-    /// <summary>Null for null, empty or blank input; the trimmed value otherwise (PATCH: "" clears a field).</summary>
-    public static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
     /// <summary>A <c>#rrggbb</c> colour in the lowercase form the database stores; null clears it.</summary>
-    public static string? CleanColor(string? value) => Clean(value)?.ToLowerInvariant();
+    public static string? CleanColor(string? value) => value.TrimToNull()?.ToLowerInvariant();
 
     public static IRuleBuilderOptions<T, string?> Color<T>(this IRuleBuilder<T, string?> rule) =>
         rule.Must(c => string.IsNullOrWhiteSpace(c) || ColorFormat().IsMatch(c.Trim()))

@@ -73,7 +73,7 @@ public sealed class UpdateDoctor : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, DoctorRules.Clean(request.Phone), ct);
+            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
             if (problem is not null)
             {
                 return problem;
@@ -141,7 +141,7 @@ public sealed class UpdateDoctor : ICarterModule
         return TypedResults.Ok(doctor);
     }
 
-    private static string? Next(string? given, string? current) => given is null ? current : DoctorRules.Clean(given);
+    private static string? Next(string? given, string? current) => given is null ? current : given.TrimToNull();
 
     private static void Compare<T>(List<string> changed, string name, T before, T after)
     {

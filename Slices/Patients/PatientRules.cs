@@ -30,9 +30,6 @@ public static partial class PatientRules
 
     public static bool IsJwe(string? value) => value is { Length: <= MaxEncryptedDataChars } && JweCompactFormat().IsMatch(value);
 
-    /// <summary>Null for null, empty or blank input; the trimmed value otherwise (PATCH: "" clears a field).</summary>
-    public static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
     public static IRuleBuilderOptions<T, string?> LookupHash<T>(this IRuleBuilder<T, string?> rule) =>
         rule.Must(h => string.IsNullOrEmpty(h) || IsLookupHash(h.Trim()))
             .WithMessage("Use up to 128 characters of A-Z, a-z, 0-9, _ - = + /.");

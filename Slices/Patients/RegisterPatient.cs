@@ -54,7 +54,7 @@ public sealed class RegisterPatient : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, PatientRules.Clean(request.Phone), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
         if (problem is not null)
         {
             return problem;
@@ -66,13 +66,13 @@ public sealed class RegisterPatient : ICarterModule
             tenant.ClinicId,
             FullName = request.FullName!.Trim(),
             Phone = phone,
-            Email = PatientRules.Clean(request.Email),
+            Email = request.Email.TrimToNull(),
             request.BirthDate,
-            Gender = PatientRules.Clean(request.Gender),
-            DocumentId = PatientRules.Clean(request.DocumentId),
-            Notes = PatientRules.Clean(request.Notes),
-            LookupHash = PatientRules.Clean(request.LookupHash),
-            EncryptedData = PatientRules.Clean(request.EncryptedData),
+            Gender = request.Gender.TrimToNull(),
+            DocumentId = request.DocumentId.TrimToNull(),
+            Notes = request.Notes.TrimToNull(),
+            LookupHash = request.LookupHash.TrimToNull(),
+            EncryptedData = request.EncryptedData.TrimToNull(),
         };
 
         Response patient;

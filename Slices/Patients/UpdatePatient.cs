@@ -72,7 +72,7 @@ public sealed class UpdatePatient : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, PatientRules.Clean(request.Phone), ct);
+            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
             if (problem is not null)
             {
                 return problem;
@@ -135,7 +135,7 @@ public sealed class UpdatePatient : ICarterModule
         return TypedResults.Ok(patient);
     }
 
-    private static string? Next(string? given, string? current) => given is null ? current : PatientRules.Clean(given);
+    private static string? Next(string? given, string? current) => given is null ? current : given.TrimToNull();
 
     private static void Compare<T>(List<string> changed, string name, T before, T after)
     {

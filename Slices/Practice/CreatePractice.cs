@@ -78,8 +78,8 @@ public sealed class CreatePractice : ICarterModule
             setup.Country,
             setup.Currency,
             setup.Locale,
-            Phone = string.IsNullOrWhiteSpace(request.Phone) ? null : request.Phone.Trim(),
-            Address = string.IsNullOrWhiteSpace(request.Address) ? null : request.Address.Trim(),
+            Phone = request.Phone.TrimToNull(),
+            Address = request.Address.TrimToNull(),
             ClinicRules.TrialDays,
         }, ct);
 

@@ -54,7 +54,7 @@ public sealed class ListClinics : ICarterModule
 
         var rows = await db.QueryAsync<ClinicItem>(Sql, new
         {
-            Q = string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
+            Q = q.TrimToNull(),
             Plan = plan,
             Status = status,
             After = after,
