@@ -112,30 +112,20 @@ public sealed class Scheduling : ForwardOnlyMigration
         );
         create unique index ux_attendance_tokens_active on attendance_tokens (clinic_id) where revoked_at is null;
 
-        alter table doctors enable row level security;
-        alter table doctors force row level security;
-        create policy tenant_isolation on doctors
-            using (clinic_id = app_clinic_id() or app_bypass_rls())
-            with check (clinic_id = app_clinic_id() or app_bypass_rls());
-        alter table doctor_weekly_hours enable row level security;
-        alter table doctor_weekly_hours force row level security;
-        create policy tenant_isolation on doctor_weekly_hours
-            using (clinic_id = app_clinic_id() or app_bypass_rls())
-            with check (clinic_id = app_clinic_id() or app_bypass_rls());
-        alter table doctor_time_off enable row level security;
-        alter table doctor_time_off force row level security;
-        create policy tenant_isolation on doctor_time_off
-            using (clinic_id = app_clinic_id() or app_bypass_rls())
-            with check (clinic_id = app_clinic_id() or app_bypass_rls());
-        alter table appointments enable row level security;
-        alter table appointments force row level security;
-        create policy tenant_isolation on appointments
-            using (clinic_id = app_clinic_id() or app_bypass_rls())
-            with check (clinic_id = app_clinic_id() or app_bypass_rls());
-        alter table attendance_tokens enable row level security;
-        alter table attendance_tokens force row level security;
-        create policy tenant_isolation on attendance_tokens
-            using (clinic_id = app_clinic_id() or app_bypass_rls())
-            with check (clinic_id = app_clinic_id() or app_bypass_rls());
+        -- The tenant policy every clinic-owned table carries, in one place for this and later migrations.
+        create function enable_tenant_isolation(t regclass) returns void language plpgsql as $$
+        begin
+            execute format('alter table %s enable row level security', t);
+            execute format('alter table %s force row level security', t);
+            execute format('create policy tenant_isolation on %s
+                                using (clinic_id = app_clinic_id() or app_bypass_rls())
+                                with check (clinic_id = app_clinic_id() or app_bypass_rls())', t);
+        end $$;
+
+        select enable_tenant_isolation('doctors');
+        select enable_tenant_isolation('doctor_weekly_hours');
+        select enable_tenant_isolation('doctor_time_off');
+        select enable_tenant_isolation('appointments');
+        select enable_tenant_isolation('attendance_tokens');
         """);
 }

@@ -12,7 +12,7 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
     public async Task Erases_the_personal_data_and_keeps_a_tombstone()
     {
         var admin = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
 
         await EraseAsync(admin, id, HttpStatusCode.NoContent);
 
@@ -52,7 +52,7 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
     public async Task Anonymises_the_patients_appointments_and_cancels_those_ahead()
     {
         var admin = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
         var other = await CreatePatientAsync(admin, "Otra Paciente");
         var doctor = await InsertDoctorAsync(admin.ClinicId);
         var past = await InsertAppointmentAsync(admin.ClinicId, doctor, id, HoursAhead(-3, 10), HoursAhead(-3, 11), "completed", "Caries, Marta");
@@ -75,7 +75,7 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
     public async Task Erasing_twice_is_not_found()
     {
         var admin = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
         await EraseAsync(admin, id, HttpStatusCode.NoContent);
 
         var result = await EraseAsync(admin, id, HttpStatusCode.NotFound);
@@ -88,7 +88,7 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
     {
         var admin = await RegisterClinicAsync();
         var stranger = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(stranger);
+        var id = await App.InsertFullPatientAsync(stranger.ClinicId);
 
         var result = await EraseAsync(admin, id, HttpStatusCode.NotFound);
 
@@ -112,7 +112,7 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
     {
         var admin = await RegisterClinicAsync();
         var member = await AddUserAsync(admin, role);
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
 
         var result = await EraseAsync(member, id, HttpStatusCode.Forbidden);
 
@@ -127,16 +127,5 @@ public sealed class ErasePatientTests(AppFixture app) : SchedulingTest(app)
             s.WithBearerToken(account.Token);
             s.StatusCodeShouldBe(expected);
         });
-
-    private async Task<Guid> InsertPatientAsync(Account admin)
-    {
-        var id = Guid.CreateVersion7();
-        await App.ExecuteAsync("""
-            insert into patients (id, clinic_id, full_name, phone, email, birth_date, gender, document_id, notes,
-                                  blocked, blocked_reason, blocked_at, lookup_hash, encrypted_data)
-            values (@id, @ClinicId, 'Marta Núñez', '+5491122334401', 'marta@example.com', '1985-04-03', 'female', 'DNI-1', 'allergic',
-                    true, 'no-shows', now(), 'hash-1', 'a.b.c.d.e')
-            """, new { id, admin.ClinicId });
-        return id;
-    }
 }
+

@@ -12,7 +12,7 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
     public async Task Exports_every_stored_field_and_the_patients_audit_trail()
     {
         var admin = await RegisterClinicAsync("Praxis Export");
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
         var doctor = await InsertDoctorAsync(admin.ClinicId, "Dr. Export");
         var visit = await InsertAppointmentAsync(admin.ClinicId, doctor, id, HoursAhead(-2, 9), HoursAhead(-2, 10), "completed", "Revisión");
         // The first export is itself an audit entry about the patient: the second one lists it.
@@ -48,7 +48,7 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
     public async Task An_erased_patient_is_not_found()
     {
         var admin = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
         await Host.Scenario(s =>
         {
             s.Delete.Url($"/api/patients/{id}");
@@ -64,7 +64,7 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
     {
         var admin = await RegisterClinicAsync();
         var stranger = await RegisterClinicAsync();
-        var id = await InsertPatientAsync(stranger);
+        var id = await App.InsertFullPatientAsync(stranger.ClinicId);
 
         var result = await ExportAsync(admin, id, HttpStatusCode.NotFound);
 
@@ -88,7 +88,7 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
     {
         var admin = await RegisterClinicAsync();
         var member = await AddUserAsync(admin, role);
-        var id = await InsertPatientAsync(admin);
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
 
         await ErrorAsync(await ExportAsync(member, id, HttpStatusCode.Forbidden), ErrorCodes.Forbidden);
     }
@@ -100,16 +100,4 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
             s.WithBearerToken(account.Token);
             s.StatusCodeShouldBe(expected);
         });
-
-    private async Task<Guid> InsertPatientAsync(Account admin)
-    {
-        var id = Guid.CreateVersion7();
-        await App.ExecuteAsync("""
-            insert into patients (id, clinic_id, full_name, phone, email, birth_date, gender, document_id, notes,
-                                  blocked, blocked_reason, blocked_at, lookup_hash, encrypted_data)
-            values (@id, @ClinicId, 'Marta Núñez', '+5491122334401', 'marta@example.com', '1985-04-03', 'female', 'DNI-1', 'allergic',
-                    true, 'no-shows', now(), 'hash-1', 'a.b.c.d.e')
-            """, new { id, admin.ClinicId });
-        return id;
-    }
 }

@@ -4,7 +4,7 @@ using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Patients;
 
-/// <summary>Patients made through the real API for the patient slices' tests.</summary>
+/// <summary>Patients for the patient slices' tests, made through the real API or written as a whole row.</summary>
 internal static class PatientTestData
 {
     public const string Jwe = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..MTIzNDU2Nzg5MDEy.Y2lwaGVydGV4dA.dGFndGFndGFndGFndGFn";
@@ -18,6 +18,19 @@ internal static class PatientTestData
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
         return await result.ReadAsJsonAsync<RegisterPatient.Response>();
+    }
+
+    /// <summary>A patient with every field set (and blocked), written straight to the database.</summary>
+    public static async Task<Guid> InsertFullPatientAsync(this AppFixture app, Guid? clinicId)
+    {
+        var id = Guid.CreateVersion7();
+        await app.ExecuteAsync("""
+            insert into patients (id, clinic_id, full_name, phone, email, birth_date, gender, document_id, notes,
+                                  blocked, blocked_reason, blocked_at, lookup_hash, encrypted_data)
+            values (@id, @clinicId, 'Marta Núñez', '+5491122334401', 'marta@example.com', '1985-04-03', 'female', 'DNI-1', 'allergic',
+                    true, 'no-shows', now(), 'hash-1', 'a.b.c.d.e')
+            """, new { id, clinicId });
+        return id;
     }
 
     public static Task EraseAsync(this AppFixture app, Guid patientId) =>
