@@ -81,6 +81,19 @@ public static class AppointmentRules
         "El horario está fuera de la agenda del profesional o en una ausencia.",
         "Die Zeit liegt außerhalb der Sprechzeiten oder in einer Abwesenheit des Arztes."));
 
+    public static ApiProblem OutsideScheduleNeedsAdmin() => ApiProblem.Forbidden(ErrorCodes.Forbidden, new(
+        "Only an admin may book outside the doctor's schedule.",
+        "Solo un administrador puede reservar fuera de la agenda del profesional.",
+        "Nur ein Administrator darf außerhalb der Sprechzeiten buchen."));
+
+    public static ApiProblem StartsInThePast() => ApiProblem.Validation("startsAt", new(
+        "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit."));
+
+    public static readonly Text EndMessage = new(
+        $"endsAt must be after startsAt and at most {MaxDurationMinutes} minutes later.",
+        $"endsAt debe ser posterior a startsAt y como máximo {MaxDurationMinutes} minutos después.",
+        $"endsAt muss nach startsAt und höchstens {MaxDurationMinutes} Minuten später liegen.");
+
     public static ApiProblem DoctorInactive() => ApiProblem.Conflict(ErrorCodes.Conflict, new Text(
         "The doctor is inactive and cannot be booked.",
         "El profesional está inactivo y no puede recibir citas.",

@@ -35,10 +35,7 @@ public sealed class CreateAppointment : ICarterModule
             RuleFor(r => r.EndsAt)
                 .Must((r, end) => end > r.StartsAt && end - r.StartsAt <= TimeSpan.FromMinutes(AppointmentRules.MaxDurationMinutes))
                 .When(r => r.StartsAt is not null && r.EndsAt is not null && r.DurationMinutes is null)
-                .WithMessage(_ => new Text(
-                    $"endsAt must be after startsAt and at most {AppointmentRules.MaxDurationMinutes} minutes later.",
-                    $"endsAt debe ser posterior a startsAt y como máximo {AppointmentRules.MaxDurationMinutes} minutos después.",
-                    $"endsAt muss nach startsAt und höchstens {AppointmentRules.MaxDurationMinutes} Minuten später liegen.").Current);
+                .WithMessage(_ => AppointmentRules.EndMessage.Current);
             RuleFor(r => r.DurationMinutes).InclusiveBetween(5, AppointmentRules.MaxDurationMinutes);
             RuleFor(r => r.Reason).MaximumLength(500);
             RuleFor(r => r.Notes).MaximumLength(4000);
@@ -83,10 +80,7 @@ public sealed class CreateAppointment : ICarterModule
         var allowOutside = request.AllowOutsideSchedule == true;
         if (allowOutside && !tenant.IsAdmin)
         {
-            return ApiProblem.Forbidden(ErrorCodes.Forbidden, new(
-                "Only an admin may book outside the doctor's schedule.",
-                "Solo un administrador puede reservar fuera de la agenda del profesional.",
-                "Nur ein Administrator darf außerhalb der Sprechzeiten buchen."));
+            return AppointmentRules.OutsideScheduleNeedsAdmin();
         }
 
         // Npgsql writes timestamptz only from UTC offsets.
@@ -94,8 +88,7 @@ public sealed class CreateAppointment : ICarterModule
         var end = request.DurationMinutes is { } minutes ? start.AddMinutes(minutes) : request.EndsAt!.Value.ToUniversalTime();
         if (start < clock.GetUtcNow() && !allowOutside)
         {
-            return ApiProblem.Validation("startsAt", new(
-                "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit."));
+            return AppointmentRules.StartsInThePast();
         }
 
         // The patient before the doctor, the order an erasure takes them in (patient, then its

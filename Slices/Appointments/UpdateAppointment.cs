@@ -90,10 +90,7 @@ public sealed class UpdateAppointment : ICarterModule
         var allowOutside = request.AllowOutsideSchedule == true;
         if (allowOutside && !tenant.IsAdmin)
         {
-            return ApiProblem.Forbidden(ErrorCodes.Forbidden, new(
-                "Only an admin may book outside the doctor's schedule.",
-                "Solo un administrador puede reservar fuera de la agenda del profesional.",
-                "Nur ein Administrator darf außerhalb der Sprechzeiten buchen."));
+            return AppointmentRules.OutsideScheduleNeedsAdmin();
         }
 
         var current = await tenant.QuerySingleOrDefaultAsync<Target>(TargetSql, new { tenant.ClinicId, Id = id }, ct);
@@ -109,10 +106,7 @@ public sealed class UpdateAppointment : ICarterModule
             : start + (current.EndsAt - current.StartsAt);
         if (end <= start || end - start > TimeSpan.FromMinutes(AppointmentRules.MaxDurationMinutes))
         {
-            return ApiProblem.Validation("endsAt", new(
-                $"endsAt must be after startsAt and at most {AppointmentRules.MaxDurationMinutes} minutes later.",
-                $"endsAt debe ser posterior a startsAt y como máximo {AppointmentRules.MaxDurationMinutes} minutos después.",
-                $"endsAt muss nach startsAt und höchstens {AppointmentRules.MaxDurationMinutes} Minuten später liegen."));
+            return ApiProblem.Validation("endsAt", AppointmentRules.EndMessage);
         }
 
         var doctorId = request.DoctorId ?? current.DoctorId;
@@ -227,8 +221,7 @@ public sealed class UpdateAppointment : ICarterModule
     {
         if (start < now && !allowOutside)
         {
-            return (ApiProblem.Validation("startsAt", new(
-                "startsAt is in the past.", "startsAt está en el pasado.", "startsAt liegt in der Vergangenheit.")), false);
+            return (AppointmentRules.StartsInThePast(), false);
         }
 
         // The patient before the doctor, in the order a booking and an erasure take them.

@@ -86,8 +86,7 @@ public sealed class CheckIn : ICarterModule
 
         if (ClinicRules.NormalizePhone(request.Phone, link.Country.Trim()) is not { } phone)
         {
-            return ApiProblem.Validation("phone", new(
-                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer."));
+            return ClinicRules.InvalidPhone();
         }
 
         var zone = TimeZoneInfo.FindSystemTimeZoneById(link.Timezone);

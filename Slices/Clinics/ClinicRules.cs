@@ -144,9 +144,12 @@ public static class ClinicRules
             : "ZZ";
         return NormalizePhone(input, country) is { } phone
             ? (phone, null)
-            : (null, ApiProblem.Validation(field, new(
-                "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer.")));
+            : (null, InvalidPhone(field));
     }
+
+    /// <summary>The 400 for input that cannot be a phone number.</summary>
+    public static ApiProblem InvalidPhone(string field = "phone") => ApiProblem.Validation(field, new(
+        "This is not a valid phone number.", "No es un número de teléfono válido.", "Das ist keine gültige Telefonnummer."));
 
     public static bool IsCountry(string? code) => code is { Length: 2 } && code.All(char.IsAsciiLetterUpper);
 }
