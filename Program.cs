@@ -3,6 +3,11 @@ using ClinicFlow.Infrastructure;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
+if (builder.Environment.IsProduction())
+{
+    // One JSON object a line, with the request id of its scope, for the log collector.
+    builder.Logging.AddJsonConsole();
+}
 
 builder.Services.AddClinicOpenApi();
 builder.Services.AddDatabase();
@@ -27,6 +32,7 @@ if (args.Contains("--seed-demo"))
 }
 
 app.UseForwardedHeaders();
+app.UseRequestIds();
 app.UseRequestLocalization(options => options
     .SetDefaultCulture("en")
     .AddSupportedCultures("en", "es", "de")
@@ -34,6 +40,7 @@ app.UseRequestLocalization(options => options
 app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWriter.HandleExceptionAsync });
 app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
 app.UseBodySizeLimit();
+app.UseInputSafety();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -11,7 +11,12 @@ namespace ClinicFlow.Infrastructure;
 public sealed record ApiError(
     string Error,
     string Code,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string[]>? Details = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string[]>? Details = null)
+{
+    /// <summary>The request's <c>X-Request-Id</c>, to quote when reporting a problem; set by the writer.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? RequestId { get; init; }
+}
 
 /// <summary>A human-readable message in the three languages the API speaks; picked by Accept-Language.</summary>
 public sealed record Text(string En, string Es, string De)
@@ -158,7 +163,7 @@ public static class ErrorWriter
 
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
-        await context.Response.WriteAsJsonAsync(error, Json, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(error with { RequestId = context.TraceIdentifier }, Json, context.RequestAborted);
     }
 
     /// <summary>Status-code pages: an empty 401/404/405/415/… becomes the error contract.</summary>
@@ -198,6 +203,11 @@ public static class ErrorWriter
             case BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType }:
                 await WriteAsync(context, 415, ErrorCodes.UnsupportedMediaType);
                 return;
+            case BadHttpRequestException { InnerException: UnsafeTextException unsafeText }:
+                await WriteAsync(context, 400, new ApiError(
+                    ErrorCodes.DefaultMessage(ErrorCodes.ValidationError), ErrorCodes.ValidationError,
+                    new Dictionary<string, string[]> { [FieldOf(unsafeText) ?? "request"] = [InputSafety.Message.Current] }));
+                return;
             case BadHttpRequestException { InnerException: JsonException json }:
                 await WriteAsync(context, 400, new ApiError(
                     ErrorCodes.DefaultMessage(ErrorCodes.InvalidJson), ErrorCodes.InvalidJson, JsonDetails(json)));
@@ -218,11 +228,17 @@ public static class ErrorWriter
         await WriteAsync(context, 500, ErrorCodes.InternalError);
     }
 
+    private static string? FieldOf(JsonException json)
+    {
+        var path = json.Path?.TrimStart('$').TrimStart('.');
+        return string.IsNullOrEmpty(path) ? null : path;
+    }
+
     // A value of the wrong type names its JSON path ($.role): point the client at the field.
     private static Dictionary<string, string[]>? JsonDetails(JsonException json)
     {
-        var path = json.Path?.TrimStart('$').TrimStart('.');
-        return string.IsNullOrEmpty(path) || json.InnerException is not null and not InvalidOperationException and not FormatException
+        var path = FieldOf(json);
+        return path is null || json.InnerException is not null and not InvalidOperationException and not FormatException
             ? null
             : new Dictionary<string, string[]> { [path] = [$"The value of '{path}' is not valid."] };
     }

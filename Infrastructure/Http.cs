@@ -37,6 +37,7 @@ public static class HttpSetup
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.Converters.Add(new UtcInstantConverter());
+            options.SerializerOptions.Converters.Add(new SafeStringConverter());
         });
 
         // Binding failures throw BadHttpRequestException, which the error contract turns into 400/415.

@@ -246,6 +246,11 @@ public sealed class ImportPatients : ICarterModule
             return (null, new("fullName is required.", "fullName es obligatorio.", "fullName ist erforderlich."));
         }
 
+        if (Array.Exists(fields, f => f is not null && InputSafety.IsUnsafe(f)))
+        {
+            return (null, new("A value contains control characters.", "Un valor contiene caracteres de control.", "Ein Wert enthält Steuerzeichen."));
+        }
+
         if (name.Length > 200 || email?.Length > 254 || documentId?.Length > 100 || notes?.Length > 10_000)
         {
             return (null, new("A value is too long.", "Un valor es demasiado largo.", "Ein Wert ist zu lang."));

@@ -155,11 +155,17 @@ public sealed class ErrorContractTests(AppFixture app) : ApiTest(app)
         var result = await isolated.Host.Scenario(s =>
         {
             s.Post.Json(new { email, password = Password, clinicName = "Boom" }).ToUrl("/api/auth/register");
+            s.WithRequestHeader(RequestIds.Header, $"boom-{email.GetHashCode(StringComparison.Ordinal):x8}");
             s.StatusCodeShouldBe(HttpStatusCode.InternalServerError);
         });
 
+        var requestId = result.Context.Response.Headers[RequestIds.Header].ToString();
         var body = await result.ReadAsTextAsync();
-        Assert.Equal("""{"error":"An unexpected error occurred.","code":"INTERNAL_ERROR"}""", body);
+        Assert.Equal($$"""{"error":"An unexpected error occurred.","code":"INTERNAL_ERROR","requestId":"{{requestId}}"}""", body);
+
+        // The log keeps what the client never sees, on a line that names the request.
+        Assert.Contains(await File.ReadAllLinesAsync(AppFixture.LogPath, Ct), line =>
+            line.Contains($"RequestId:{requestId}", StringComparison.Ordinal) && line.Contains("Unhandled exception", StringComparison.Ordinal));
         Assert.Contains("secret-internal-detail", await File.ReadAllTextAsync(AppFixture.LogPath, Ct), StringComparison.Ordinal);
         await using var connection = new Npgsql.NpgsqlConnection(isolated.AdminConnectionString);
         Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "select count(*) from users"));

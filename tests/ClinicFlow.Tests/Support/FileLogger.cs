@@ -3,9 +3,14 @@ using Microsoft.Extensions.Logging;
 namespace ClinicFlow.Tests.Support;
 
 /// <summary>Keeps the app's warnings and errors of a test run in one file (TestResults/app.log) for diagnosis.</summary>
-public sealed class FileLoggerProvider(string path) : ILoggerProvider
+/// <remarks>Scopes are written too, as the console does, so a line shows the request id it belongs to.</remarks>
+public sealed class FileLoggerProvider(string path) : ILoggerProvider, ISupportExternalScope
 {
     private readonly Lock _gate = new();
+
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
     public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
 
@@ -23,7 +28,7 @@ public sealed class FileLoggerProvider(string path) : ILoggerProvider
 
     private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
     {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
 
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
 
@@ -31,7 +36,9 @@ public sealed class FileLoggerProvider(string path) : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                owner.Write($"{DateTime.UtcNow:O} {logLevel} {category}: {formatter(state, exception)} {exception}");
+                var scopes = new System.Text.StringBuilder();
+                owner._scopes.ForEachScope((scope, sb) => sb.Append(" [").Append(scope).Append(']'), scopes);
+                owner.Write($"{DateTime.UtcNow:O} {logLevel} {category}{scopes}: {formatter(state, exception)} {exception}");
             }
         }
     }
