@@ -56,10 +56,8 @@ public sealed class SigningKeys
         return key.ExportPkcs8PrivateKeyPem();
     }
 
-    /// <summary>The public halves as a JWKS document (RFC 7517).</summary>
-    public object Jwks() => new
-    {
-        keys = Keys.Select(k =>
+    /// <summary>The public halves as the keys of a JWKS document (RFC 7517).</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> PublicJwks() => Keys.Select(k =>
         {
             var p = k.ECDsa.ExportParameters(false);
             return new Dictionary<string, string>
@@ -72,8 +70,7 @@ public sealed class SigningKeys
                 ["use"] = "sig",
                 ["alg"] = SecurityAlgorithms.EcdsaSha256,
             };
-        }).ToArray(),
-    };
+        }).ToArray<IReadOnlyDictionary<string, string>>();
 
     private static ECDsaSecurityKey Load(string pem)
     {

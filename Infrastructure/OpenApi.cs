@@ -1,3 +1,6 @@
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.AspNetCore.Mvc.Infrastructure;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -11,14 +14,32 @@ public static class OpenApi
             // Nested Request/Response records of different slices must not share a schema id, nor
             // their pages: ListUsers.Response → ListUsersResponse, Page<ListUsers.Response> → ListUsersResponsePage.
             options.CreateSchemaReferenceId = t => OwnType(t.Type) ? SchemaId(t.Type) : OpenApiOptions.CreateDefaultSchemaReferenceId(t);
-            options.AddDocumentTransformer((document, _, _) =>
+            options.AddDocumentTransformer((document, context, _) =>
             {
                 document.Info = new OpenApiInfo
                 {
                     Title = "ClinicFlow API",
                     Version = "v1",
                     Description = "Scheduling, patients, consent and billing for medical and dental practices.",
+                    License = new OpenApiLicense { Name = "Proprietary", Identifier = "LicenseRef-ClinicFlow-Proprietary" },
                 };
+                // Clients reach the API at its public address, not at whatever host served the document.
+                var publicBase = context.ApplicationServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<PublicUrlOptions>>().Value.PublicBaseUrl;
+                document.Servers = [new OpenApiServer { Url = publicBase.TrimEnd('/'), Description = "This deployment" }];
+
+                // Every tag the operations use, described once (the reference groups by them).
+                var tags = (document.Paths ?? [])
+                    .SelectMany(p => p.Value.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+                    .SelectMany(o => o.Tags ?? new HashSet<OpenApiTagReference>())
+                    .Select(t => t.Name)
+                    .OfType<string>()
+                    .Distinct(StringComparer.Ordinal)
+                    .Order(StringComparer.Ordinal);
+                document.Tags = new HashSet<OpenApiTag>(tags.Select(name => new OpenApiTag
+                {
+                    Name = name,
+                    Description = TagDescriptions.TryGetValue(name, out var text) ? text : name + " endpoints.",
+                }));
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
                 {
@@ -42,18 +63,123 @@ public static class OpenApi
             options.AddOperationTransformer((operation, context, _) =>
             {
                 var scheme = context.Description.ActionDescriptor.EndpointMetadata.OfType<SecurityMetadata>().LastOrDefault();
-                if (scheme is not null)
+                // Public operations say so (security: []) instead of leaving a client generator to guess.
+                operation.Security = scheme is null
+                    ? []
+                    : [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme.Scheme, context.Document)] = [] }];
+
+                // Query parameters are bound case-insensitively; publish them in the JSON casing (from, not From).
+                foreach (var parameter in operation.Parameters ?? [])
                 {
-                    operation.Security ??= [];
-                    operation.Security.Add(new OpenApiSecurityRequirement
+                    if (parameter is OpenApiParameter { In: ParameterLocation.Query, Name: { Length: > 0 } name } concrete)
                     {
-                        [new OpenApiSecuritySchemeReference(scheme.Scheme, context.Document)] = [],
-                    });
+                        concrete.Name = JsonNamingPolicy.CamelCase.ConvertName(name);
+                    }
+                }
+
+                return Task.CompletedTask;
+            });
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                TypeConverted(schema, context);
+                return Task.CompletedTask;
+            });
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                foreach (var (name, schema) in document.Components?.Schemas ?? new Dictionary<string, IOpenApiSchema>())
+                {
+                    if (name.EndsWith("Request", StringComparison.Ordinal) && schema is OpenApiSchema concrete)
+                    {
+                        RelaxRequestRequirements(concrete);
+                    }
                 }
 
                 return Task.CompletedTask;
             });
         });
+
+    private static readonly Dictionary<string, string> TagDescriptions = new(StringComparer.Ordinal)
+    {
+        ["Health"] = "Liveness and readiness probes for the orchestrator.",
+        ["Auth"] = "Sign-up, sign-in, tokens, password reset and identity-provider sync.",
+        ["Users"] = "The clinic's staff accounts and the caller's own profile.",
+        ["Clinics"] = "The caller's clinic: profile, reminder rules, WhatsApp and the check-in QR.",
+        ["Practice"] = "The consent product's practice: create one and read it.",
+        ["Patients"] = "Patient records, search, import and export, blocking, erasure and data export.",
+        ["Doctors"] = "Doctors, their weekly hours and time off.",
+        ["Appointments"] = "Bookings, availability, attendance and reminders.",
+        ["Attendance"] = "Public QR check-in at the front desk.",
+        ["Ics"] = "Calendar subscription feeds (RFC 5545).",
+        ["Audit"] = "The hash-chained audit trail and vault events.",
+        ["Superadmin"] = "Operator endpoints behind the X-Admin-Key.",
+        ["Demo-requests"] = "Public demo requests from the marketing site.",
+        ["Jwks"] = "Public keys that verify the service's tokens.",
+    };
+
+    /// <summary>
+    /// Types the API writes through its own converters (instants in UTC, strings checked for control
+    /// characters) lose their JSON type in the generated schema: give it back, with null where the
+    /// member may be null, so generated clients type every property.
+    /// </summary>
+    private static void TypeConverted(OpenApiSchema schema, OpenApiSchemaTransformerContext context)
+    {
+        var type = context.JsonTypeInfo.Type;
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (schema.Type is not null || (type != typeof(string) && (underlying ?? type) != typeof(DateTimeOffset)))
+        {
+            return;
+        }
+
+        schema.Type = JsonSchemaType.String;
+        if ((underlying ?? type) == typeof(DateTimeOffset))
+        {
+            schema.Format = "date-time";
+        }
+
+        if (underlying is not null || IsNullable(context))
+        {
+            schema.Type |= JsonSchemaType.Null;
+        }
+    }
+
+    private static readonly NullabilityInfoContext Nullability = new();
+
+    private static bool IsNullable(OpenApiSchemaTransformerContext context)
+    {
+        if (context.JsonPropertyInfo is { } property)
+        {
+            return property.AttributeProvider switch
+            {
+                PropertyInfo p => Nullability.Create(p).ReadState != NullabilityState.NotNull,
+                FieldInfo f => Nullability.Create(f).ReadState != NullabilityState.NotNull,
+                _ => property.IsGetNullable,
+            };
+        }
+
+        return context.ParameterDescription?.ParameterDescriptor is IParameterInfoParameterDescriptor { ParameterInfo: { } parameter }
+            ? Nullability.Create(parameter).WriteState != NullabilityState.NotNull
+            : context.ParameterDescription is { IsRequired: false };
+    }
+
+    /// <summary>
+    /// A request record's nullable members are optional (a PATCH leaves them unchanged); the
+    /// generator lists every constructor parameter as required, which a client would enforce.
+    /// </summary>
+    private static void RelaxRequestRequirements(OpenApiSchema schema)
+    {
+        if (schema.Required is not { Count: > 0 } required || schema.Properties is null)
+        {
+            return;
+        }
+
+        foreach (var (name, property) in schema.Properties)
+        {
+            if (property is OpenApiSchema { Type: { } t } && t.HasFlag(JsonSchemaType.Null))
+            {
+                required.Remove(name);
+            }
+        }
+    }
 
     private static bool OwnType(Type type) =>
         type.Assembly == typeof(OpenApi).Assembly && (type.IsNested || type.IsGenericType);

@@ -1,4 +1,5 @@
 using Carter;
+using ClinicFlow.Infrastructure;
 
 namespace ClinicFlow.Slices.Health;
 
@@ -12,5 +13,6 @@ public sealed class GetLive : ICarterModule
             .AllowAnonymous()
             .WithTags("Health")
             .WithName(nameof(GetLive))
-            .WithSummary("Liveness");
+            .WithSummary("Liveness")
+            .ProducesErrors(StatusCodes.Status400BadRequest);
 }

@@ -19,7 +19,7 @@ public sealed class GetReady : ICarterModule
             .WithTags("Health")
             .WithName(nameof(GetReady))
             .WithSummary("Readiness: database reachable and migrated")
-            .ProducesErrors(StatusCodes.Status503ServiceUnavailable);
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable);
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(NpgsqlDataSource db, CancellationToken ct)
     {
