@@ -10,6 +10,7 @@ builder.Services.AddClinicAuth();
 builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
+builder.Services.AddIdempotency();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 
@@ -34,6 +35,7 @@ app.UseRequestLocalization(options => options
 app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWriter.HandleExceptionAsync });
 app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
 app.UseBodySizeLimit();
+app.UseIdempotencyKeys();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
