@@ -274,6 +274,35 @@ public sealed class IdempotencyTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task A_user_without_a_clinic_keeps_keys_of_its_own()
+    {
+        var solo = await RegisterWithoutClinicAsync();
+        var other = await RegisterWithoutClinicAsync();
+        var key = NewKey();
+
+        Task<IScenarioResult> PatchAsync(Account caller, string fullName) => Host.Scenario(s =>
+        {
+            s.Patch.Json(new { fullName }).ToUrl("/api/users/me");
+            s.WithBearerToken(caller.Token);
+            s.WithRequestHeader(Idempotency.Header, key);
+            s.StatusCodeShouldBeOk();
+        });
+
+        var first = await PatchAsync(solo, "Solo Renamed");
+        var replay = await PatchAsync(solo, "Solo Renamed");
+        var byOther = await PatchAsync(other, "Solo Renamed");
+
+        Assert.Null(Replayed(first));
+        Assert.Equal("true", Replayed(replay));
+        Assert.Null(Replayed(byOther));
+        var callers = await App.QueryAsync<string>(
+            "select caller from idempotency_keys where key = @key and clinic_id = '00000000-0000-0000-0000-000000000000'", new { key });
+        Assert.Equal(new HashSet<string> { $"user:{solo.UserId:D}", $"user:{other.UserId:D}" }, callers.ToHashSet());
+        Assert.Equal(2, await App.ScalarAsync<int>(
+            "select count(*)::int from users where id = any(@ids) and full_name = 'Solo Renamed'", new { ids = new[] { solo.UserId, other.UserId } }));
+    }
+
+    [Fact]
     public async Task An_expired_key_runs_again_and_the_worker_purges_expired_keys()
     {
         var admin = await RegisterClinicAsync();
