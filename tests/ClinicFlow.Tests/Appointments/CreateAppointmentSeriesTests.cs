@@ -89,6 +89,14 @@ public sealed class CreateAppointmentSeriesTests(AppFixture app) : SchedulingTes
 
         var stored = await StoredAsync(clinic.Admin.ClinicId);
         Assert.Equal(series.Appointments.Select(a => a.Id), stored.Select(s => s.Id));
+        // Each occurrence is a normal appointment that names its series.
+        var single = await (await Host.Scenario(s =>
+        {
+            s.Get.Url($"/api/appointments/{stored[1].Id}");
+            s.WithBearerToken(staff.Token);
+            s.StatusCodeShouldBeOk();
+        })).ReadAsJsonAsync<GetAppointment.Response>();
+        Assert.Equal(series.SeriesId, single.SeriesId);
         Assert.All(stored, s => Assert.Equal(new Stored(s.Id, s.StartsAt, s.StartsAt.AddMinutes(30), "scheduled", "Physiotherapie", false,
             series.SeriesId, staff.UserId), s));
 
