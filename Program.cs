@@ -15,6 +15,7 @@ builder.Services.AddClinicAuth();
 builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
+builder.Services.AddIdempotency();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 
@@ -41,6 +42,7 @@ app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = ErrorWr
 app.UseStatusCodePages(ErrorWriter.WriteForStatusAsync);
 app.UseBodySizeLimit();
 app.UseInputSafety();
+app.UseIdempotencyKeys();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();

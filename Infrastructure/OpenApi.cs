@@ -96,7 +96,44 @@ public static class OpenApi
 
                 return Task.CompletedTask;
             });
+            options.AddOperationTransformer(DeclareIdempotencyKey);
         });
+
+    /// <summary>Every POST and PATCH of the route groups takes an optional Idempotency-Key (Idempotency.cs).</summary>
+    private static async Task DeclareIdempotencyKey(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
+    {
+        var method = context.Description.HttpMethod ?? "";
+        if (!(HttpMethods.IsPost(method) || HttpMethods.IsPatch(method))
+            || !context.Description.ActionDescriptor.EndpointMetadata.OfType<IdempotentMetadata>().Any())
+        {
+            return;
+        }
+
+        operation.Parameters ??= [];
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = Idempotency.Header,
+            In = ParameterLocation.Header,
+            Required = false,
+            Description = "Makes a retry safe: the first request with this key runs and its answer is kept for 24 h; a retry with "
+                + "the same body gets that answer with `Idempotent-Replayed: true`, another body 422 IDEMPOTENCY_KEY_REUSED, "
+                + "a retry while the first still runs 409 IDEMPOTENCY_IN_PROGRESS. Error answers are not kept.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = Idempotency.MaxKeyLength, Pattern = "^[\\x20-\\x7E]+$" },
+        });
+        operation.Responses ??= [];
+        foreach (var (status, text) in new[] { ("409", "Conflict (also IDEMPOTENCY_IN_PROGRESS)"), ("422", "IDEMPOTENCY_KEY_REUSED") })
+        {
+            if (!operation.Responses.ContainsKey(status))
+            {
+                var schema = await context.GetOrCreateSchemaAsync(typeof(ApiError), null, ct);
+                operation.Responses[status] = new OpenApiResponse
+                {
+                    Description = text,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = schema } },
+                };
+            }
+        }
+    }
 
     private static readonly Dictionary<string, string> TagDescriptions = new(StringComparer.Ordinal)
     {

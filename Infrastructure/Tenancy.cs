@@ -194,7 +194,7 @@ public static class TenancyConventions
             .WithTags(TagOf(prefix))
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status402PaymentRequired,
                 StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
-        group.WithMetadata(new SecurityMetadata("Bearer"));
+        group.WithMetadata(new SecurityMetadata("Bearer"), new IdempotentMetadata());
         return group;
     }
 
@@ -210,6 +210,7 @@ public static class TenancyConventions
 
         group.AllowAnonymous()
             .AddEndpointFilter(new SystemGate("public"))
+            .WithMetadata(new IdempotentMetadata())
             .WithTags(TagOf(prefix))
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         return group;
@@ -226,7 +227,7 @@ public static class TenancyConventions
             .WithTags("Superadmin")
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound,
                 StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
-        group.WithMetadata(new SecurityMetadata("AdminKey"));
+        group.WithMetadata(new SecurityMetadata("AdminKey"), new IdempotentMetadata());
         return group;
     }
 
@@ -245,11 +246,24 @@ internal static class ScopeRunner
 {
     public static async ValueTask<object?> RunAsync(DbScope scope, EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        // An Idempotency-Key is claimed inside the transaction and its answer kept in it (Idempotency.cs).
+        var idempotent = await Idempotency.ClaimAsync(scope, context.HttpContext.RequestAborted);
+        if (idempotent?.Answer is { } answer)
+        {
+            await scope.Transaction.RollbackAsync(context.HttpContext.RequestAborted);
+            return answer;
+        }
+
         var result = await next(context);
         if (StatusOf(result) is >= 400)
         {
             await scope.Transaction.RollbackAsync(context.HttpContext.RequestAborted);
             return result;
+        }
+
+        if (idempotent is not null)
+        {
+            result = await idempotent.KeepAsync(scope, result, context.HttpContext.RequestAborted);
         }
 
         await scope.Transaction.CommitAsync(CancellationToken.None);

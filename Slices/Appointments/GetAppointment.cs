@@ -9,7 +9,7 @@ public sealed class GetAppointment : ICarterModule
 {
     private const string Sql = """
         select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
-               doctor_name, patient_name
+               doctor_name, patient_name, series_id
         from appointment_details
         where clinic_id = @ClinicId and id = @Id
         """;
@@ -28,15 +28,15 @@ public sealed class GetAppointment : ICarterModule
 
     private sealed record Row(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
         string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string DoctorName,
-        string PatientName)
+        string PatientName, Guid? SeriesId)
     {
         public Response ToResponse() => new(Id, DoctorId, PatientId, StartsAt, EndsAt, Status, Reason, Notes, OutsideSchedule,
-            CreatedAt, UpdatedAt, new Summary(DoctorId, DoctorName), new Summary(PatientId, PatientName));
+            CreatedAt, UpdatedAt, new Summary(DoctorId, DoctorName), new Summary(PatientId, PatientName), SeriesId);
     }
 
     public sealed record Summary(Guid Id, string FullName);
 
     public sealed record Response(Guid Id, Guid DoctorId, Guid PatientId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
         string? Reason, string? Notes, bool OutsideSchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, Summary Doctor,
-        Summary Patient);
+        Summary Patient, Guid? SeriesId);
 }

@@ -8,7 +8,8 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
     public const string Usage = """
         usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
                [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
-                | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]]
+                | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]
+                | --scenario idempotency]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)
           --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
@@ -23,6 +24,8 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                          warm-up and rounds: GET /api/appointments/ID, a clinic's day, a doctor's week of availability,
                          an ICS feed (whole, and unchanged: If-None-Match → 304), concurrent bookings with a
                          known share of conflicts
+                         idempotency: POST /api/patients with a fresh Idempotency-Key on every request beside the
+                         same POST without one, as a freshly registered clinic
           --plan         scheduling: JSON file with the tokens, ids and times of the generated data (bench/scheduling.sh)
           --only         scheduling: comma-separated subset of the pairs, in the order given
         """;
@@ -109,9 +112,9 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                     options = options with { Rounds = rounds };
                     break;
                 case "--scenario":
-                    if (value is not ("auth" or "patients" or "scheduling"))
+                    if (value is not ("auth" or "patients" or "scheduling" or "idempotency"))
                     {
-                        problem = $"--scenario: expected auth, patients or scheduling, got '{value}'";
+                        problem = $"--scenario: expected auth, patients, scheduling or idempotency, got '{value}'";
                         return false;
                     }
 

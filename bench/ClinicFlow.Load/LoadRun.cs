@@ -96,11 +96,13 @@ internal static class LoadRun
                 return 1;
             }
 
-            targets =
-            [
-                new("GET /health/ready", "ready", "/health/ready", null),
-                new("GET /api/auth/me", "me", "/api/auth/me", "Bearer " + token),
-            ];
+            targets = options.Scenario == "idempotency"
+                ? [NewPatients("POST /api/patients", "plain", token, keyed: false), NewPatients("POST /api/patients + Idempotency-Key", "keyed", token, keyed: true)]
+                :
+                [
+                    new("GET /health/ready", "ready", "/health/ready", null),
+                    new("GET /api/auth/me", "me", "/api/auth/me", "Bearer " + token),
+                ];
         }
 
         foreach (var target in targets)
@@ -117,6 +119,32 @@ internal static class LoadRun
         output.Write(PairReport(result));
         ReportFirstErrors(result, progress);
         return result.Totals.Any(t => t.Errors > 0) ? 3 : 0;
+    }
+
+    /// <summary>
+    /// Patient registrations of one clinic, each with its own name (the same body size either way); with
+    /// <paramref name="keyed"/> every request carries a fresh Idempotency-Key, so each is a first request:
+    /// the claim, the buffered body and answer, and the kept row are the whole difference.
+    /// </summary>
+    private static Target NewPatients(string label, string shortName, string token, bool keyed)
+    {
+        var prefix = keyed ? "K" : "P";
+        return new Target(label, shortName, "/api/patients", sequence =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/api/patients")
+            {
+                Version = HttpVersion.Version11,
+                Content = new StringContent(Invariant($$"""{"fullName":"Bench Patient {{prefix}}{{sequence:D10}}","notes":"load"}"""),
+                    Encoding.UTF8, "application/json"),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
+            if (keyed)
+            {
+                request.Headers.TryAddWithoutValidation("Idempotency-Key", Guid.NewGuid().ToString("D"));
+            }
+
+            return request;
+        }, [(int)HttpStatusCode.Created]);
     }
 
     /// <summary>Warm-up (discarded, split between both targets), then the measured rounds in ABBA order.</summary>
