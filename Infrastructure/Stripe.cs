@@ -70,6 +70,10 @@ public static class StripeSetup
         return services;
     }
 
+    /// <summary>Stripe answered with an error, or could not be reached in time (not the caller giving up).</summary>
+    public static bool IsFailure(Exception e, CancellationToken ct) =>
+        e is StripeException or HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested);
+
     /// <summary>The answer when Stripe is not configured or cannot be reached: the clinic may retry later.</summary>
     public static ApiProblem Unavailable() => ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, new(
         "The payment provider is not available right now. Try again later.",

@@ -100,7 +100,7 @@ public sealed class CreateCheckout : ICarterModule
                 CancelUrl = tenant.Http.PublicUrl("/billing/cancel"),
             }, cancellationToken: ct);
         }
-        catch (StripeException)
+        catch (Exception e) when (StripeSetup.IsFailure(e, ct))
         {
             return StripeSetup.Unavailable();
         }

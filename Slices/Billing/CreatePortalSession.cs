@@ -46,7 +46,7 @@ public sealed class CreatePortalSession : ICarterModule
                 ReturnUrl = tenant.Http.PublicUrl("/billing"),
             }, cancellationToken: ct);
         }
-        catch (StripeException)
+        catch (Exception e) when (StripeSetup.IsFailure(e, ct))
         {
             return StripeSetup.Unavailable();
         }
