@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Carter;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Auth;
@@ -57,14 +58,20 @@ public sealed class AcceptInvite : ICarterModule
             .MapPost("/invite/{token}/accept", Handle)
             .WithName(nameof(AcceptInvite))
             .WithSummary("Accept a team invite as a new user (fullName, password) or as the signed-in user without a clinic")
+            .Accepts<Request>(isOptional: true, "application/json")
             .ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound,
-                StatusCodes.Status409Conflict, StatusCodes.Status410Gone);
+                StatusCodes.Status409Conflict, StatusCodes.Status410Gone, StatusCodes.Status415UnsupportedMediaType);
 
     private static async Task<Results<Ok<AuthRules.Session>, ApiProblem>> Handle(
-        string token, Request? request, SystemScope db, Validator validator, PasswordHashing passwords, JwtIssuer issuer,
-        CancellationToken ct)
+        string token, SystemScope db, Validator validator, PasswordHashing passwords, JwtIssuer issuer, CancellationToken ct)
     {
         var http = db.Http;
+        var (request, unreadable) = await ReadBodyAsync(http.Request, ct);
+        if (unreadable is not null)
+        {
+            return unreadable;
+        }
+
         var signedIn = http.Request.Headers.Authorization.Count > 0;
         Guid userId;
         if (signedIn)
@@ -146,6 +153,30 @@ public sealed class AcceptInvite : ICarterModule
         await db.AuditAsync(claimed.ClinicId, "team.invite_accept", "team_invite", claimed.Id,
             new { userId, role = claimed.Role, newAccount = !signedIn }, ct);
         return TypedResults.Ok(await AuthRules.SessionAsync(db, issuer, userId, ct));
+    }
+
+    // The body is optional (a signed-in caller sends none), which minimal APIs' binding would refuse
+    // with 415 when no content type comes with it; so it is read here.
+    private static async Task<(Request? Request, ApiProblem? Problem)> ReadBodyAsync(HttpRequest http, CancellationToken ct)
+    {
+        if (http.ContentLength is null or 0 && !http.Headers.ContainsKey("Transfer-Encoding"))
+        {
+            return (null, null);
+        }
+
+        if (!http.HasJsonContentType())
+        {
+            return (null, ApiProblem.Of(StatusCodes.Status415UnsupportedMediaType, ErrorCodes.UnsupportedMediaType));
+        }
+
+        try
+        {
+            return (await http.ReadFromJsonAsync<Request>(ct), null);
+        }
+        catch (JsonException)
+        {
+            return (null, ApiProblem.Of(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson));
+        }
     }
 
     private static ApiProblem AlreadyInAClinic() => ApiProblem.Conflict(ErrorCodes.AlreadyExists, new(

@@ -152,4 +152,21 @@ public sealed class AcceptInviteTests(AppFixture app) : TeamTest(app)
         Assert.Contains("password", error.Details.Keys);
         Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from team_invites where id = @Id and accepted_at is not null", new { invite.Id }));
     }
+
+    [Fact]
+    public async Task A_malformed_body_answers_invalid_json_and_keeps_the_link()
+    {
+        var admin = await RegisterClinicAsync();
+        var (invite, token) = await InviteAsync(admin, NewEmail("malformed"));
+
+        var result = await Host.Scenario(s =>
+        {
+            s.Post.Text("{\"fullName\": ").ToUrl($"/api/team/invite/{token}/accept");
+            s.WithRequestHeader("Content-Type", "application/json");
+            s.StatusCodeShouldBe(HttpStatusCode.BadRequest);
+        });
+
+        await ErrorAsync(result, ErrorCodes.InvalidJson);
+        Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from team_invites where id = @Id and accepted_at is not null", new { invite.Id }));
+    }
 }
