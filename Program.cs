@@ -16,6 +16,7 @@ builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
 builder.Services.AddIdempotency();
+builder.Services.AddStripe();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 

@@ -174,9 +174,23 @@ public static class TenancyConventions
     public static TBuilder RequireDoctorOrAdmin<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireRoles(AppRole.Admin, AppRole.Doctor);
 
-    /// <summary>"Pro+" features: anything above basic.</summary>
+    /// <summary>"Pro+" features: anything above basic. On basic the gate answers 403 PLAN_UPGRADE_REQUIRED.</summary>
     public static TBuilder RequireProPlan<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new PlanMetadata(["pro", "enterprise"]));
+
+    /// <summary>
+    /// Route areas that are Pro+ as a whole (SPEC §3: dental, analytics). Declared once here, every
+    /// route of <see cref="MapTenantGroup"/> under one of them requires the plan, so a new slice in
+    /// the area cannot forget it. A single Pro+ route elsewhere adds <see cref="RequireProPlan"/>.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ProPlanAreas = ["/dental", "/analytics"];
+
+    public static bool IsProPlanArea(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var path = "/" + prefix.Trim('/');
+        return ProPlanAreas.Any(area => path == area || path.StartsWith(area + "/", StringComparison.Ordinal));
+    }
 
     public static TBuilder AllowNoClinic<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AllowNoClinicMetadata());
@@ -195,6 +209,11 @@ public static class TenancyConventions
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status402PaymentRequired,
                 StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         group.WithMetadata(new SecurityMetadata("Bearer"), new IdempotentMetadata());
+        if (IsProPlanArea(prefix))
+        {
+            group.RequireProPlan();
+        }
+
         return group;
     }
 

@@ -37,22 +37,35 @@ public static class ClinicRules
         for update
         """;
 
-    private const string ActiveUsersSql = "select count(*)::int from users where clinic_id = @ClinicId and active";
+    // Seats taken: active users plus open invites (not accepted, revoked or expired). An invite that is
+    // about to be replaced (same address) does not count against its own replacement.
+    private const string ActiveUsersSql = """
+        select (select count(*) from users where clinic_id = @ClinicId and active)
+             + (select count(*) from team_invites
+                where clinic_id = @ClinicId and accepted_at is null and revoked_at is null and expires_at > now()
+                  and (@ExceptEmail::citext is null or email <> @ExceptEmail::citext))
+        """;
 
     private sealed record UserPlan(string Plan, int? MaxUsersOverride);
 
-    /// <summary>Locks the clinic row, then tells whether one more active user fits the plan.</summary>
-    public static async Task<UserCapacity> UserCapacityAsync(DbScope scope, Guid clinicId, CancellationToken ct)
+    /// <summary>
+    /// Locks the clinic row, then tells whether one more active user fits the plan; open invites count
+    /// as users (SPEC §2), except the open invite to <paramref name="exceptInviteEmail"/>, which the
+    /// caller is about to replace.
+    /// </summary>
+    public static async Task<UserCapacity> UserCapacityAsync(DbScope scope, Guid clinicId, CancellationToken ct,
+        string? exceptInviteEmail = null)
     {
         ArgumentNullException.ThrowIfNull(scope);
         var plan = await scope.QuerySingleAsync<UserPlan>(LockForUsersSql, new { ClinicId = clinicId }, ct);
-        var active = await scope.QuerySingleAsync<int>(ActiveUsersSql, new { ClinicId = clinicId }, ct);
-        return new UserCapacity(plan.Plan, plan.MaxUsersOverride, active);
+        var taken = await scope.QuerySingleAsync<long>(ActiveUsersSql, new { ClinicId = clinicId, ExceptEmail = exceptInviteEmail }, ct);
+        return new UserCapacity(plan.Plan, plan.MaxUsersOverride, (int)taken);
     }
 
-    public sealed record UserCapacity(string Plan, int? MaxUsersOverride, int ActiveUsers)
+    /// <summary>What the plan allows against the seats taken (active users plus open invites).</summary>
+    public sealed record UserCapacity(string Plan, int? MaxUsersOverride, int Seats)
     {
-        public bool HasRoom => Limits(Plan, null, MaxUsersOverride).Users is not { } max || ActiveUsers < max;
+        public bool HasRoom => Limits(Plan, null, MaxUsersOverride).Users is not { } max || Seats < max;
     }
 
     private static readonly Dictionary<string, (string Currency, string Locale, string Timezone)> Countries = new()

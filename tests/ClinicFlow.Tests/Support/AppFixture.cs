@@ -27,6 +27,9 @@ public sealed class AppFixture : IAsyncLifetime
 
     public SmtpSink Smtp { get; } = new();
 
+    /// <summary>The local fake of Stripe's API every host of the run talks to.</summary>
+    public StripeFake Stripe { get; private set; } = null!;
+
     public IAlbaHost Host { get; private set; } = null!;
 
     public string DatabaseName { get; private set; } = null!;
@@ -45,6 +48,7 @@ public sealed class AppFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Cluster = await PostgresCluster.StartAsync();
+        Stripe = await StripeFake.StartAsync();
         (Host, DatabaseName) = await BootAsync(null);
     }
 
@@ -81,6 +85,14 @@ public sealed class AppFixture : IAsyncLifetime
             ["Smtp:Security"] = "None",
             ["Outbox:PollSeconds"] = "0.2",
             ["Outbox:RetryBaseSeconds"] = "0.2",
+            ["Stripe:SecretKey"] = StripeFake.SecretKey,
+            ["Stripe:WebhookSecret"] = StripeFake.WebhookSecret,
+            ["Stripe:ApiBase"] = Stripe.BaseUrl,
+            ["Stripe:MaxNetworkRetries"] = "0",
+            ["Stripe:Prices:basic:month"] = "price_basic_month",
+            ["Stripe:Prices:pro:month"] = "price_pro_month",
+            ["Stripe:Prices:pro:year"] = "price_pro_year",
+            ["Stripe:Prices:enterprise:year"] = "price_enterprise_year",
         };
         foreach (var group in new[] { "FailedAuth", "Register", "Demo", "Ics", "PublicLinks", "General" })
         {
@@ -140,6 +152,10 @@ public sealed class AppFixture : IAsyncLifetime
         }
 
         await Smtp.DisposeAsync();
+        if (Stripe is not null)
+        {
+            await Stripe.DisposeAsync();
+        }
         NpgsqlConnection.ClearAllPools();
         if (Cluster is not null)
         {
