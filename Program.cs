@@ -10,6 +10,7 @@ builder.Services.AddClinicAuth();
 builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
+builder.Services.AddRetentionPurge();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 

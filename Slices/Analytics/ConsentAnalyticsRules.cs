@@ -29,11 +29,22 @@ public static class ConsentAnalyticsRules
             filter (where f.submitted_at is not null))::float8 as median_seconds_to_submit
         """;
 
-    public static async Task<(Window? Window, ApiProblem? Problem)> ReadWindowAsync(Tenant tenant, DateOnly? from, DateOnly? to,
+    /// <summary>Reads <c>from</c>/<c>to</c> (YYYY-MM-DD, both inclusive) into the window, or the 400 naming the bad one.</summary>
+    public static async Task<(Window? Window, ApiProblem? Problem)> ReadWindowAsync(Tenant tenant, string? fromText, string? toText,
         TimeProvider clock, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
         ArgumentNullException.ThrowIfNull(clock);
+        if (!TryDate(fromText, out var from))
+        {
+            return (null, BadDate("from"));
+        }
+
+        if (!TryDate(toText, out var to))
+        {
+            return (null, BadDate("to"));
+        }
+
         var timezone = (await tenant.QuerySingleAsync<string>(TimezoneSql, new { tenant.ClinicId }, ct)).Trim();
         var zone = TimeZoneInfo.FindSystemTimeZoneById(timezone);
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(clock.GetUtcNow(), zone).DateTime);
@@ -52,6 +63,27 @@ public static class ConsentAnalyticsRules
 
         return (new Window(first, last, timezone, StartOf(first, zone), StartOf(last.AddDays(1), zone)), null);
     }
+
+    private static bool TryDate(string? text, out DateOnly? date)
+    {
+        date = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return true;
+        }
+
+        if (DateOnly.TryParseExact(text.Trim(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.None, out var parsed))
+        {
+            date = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static ApiProblem BadDate(string field) =>
+        ApiProblem.Validation(field, new("Use a date as YYYY-MM-DD.", "Use una fecha como AAAA-MM-DD.", "Geben Sie ein Datum als JJJJ-MM-TT an."));
 
     private static DateTimeOffset StartOf(DateOnly date, TimeZoneInfo zone)
     {

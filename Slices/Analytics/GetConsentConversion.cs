@@ -11,7 +11,7 @@ namespace ClinicFlow.Slices.Analytics;
 /// </summary>
 public sealed class GetConsentConversion : ICarterModule
 {
-    public sealed record Request(DateOnly? From, DateOnly? To);
+    public sealed record Request(string? From, string? To);
 
     private sealed record Funnel(int Sent, int Opened, int Submitted);
 

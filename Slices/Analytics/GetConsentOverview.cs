@@ -11,7 +11,7 @@ namespace ClinicFlow.Slices.Analytics;
 /// </summary>
 public sealed class GetConsentOverview : ICarterModule
 {
-    public sealed record Request(DateOnly? From, DateOnly? To);
+    public sealed record Request(string? From, string? To);
 
     private const string Sql = $"""
         select {ConsentAnalyticsRules.CountsSql}

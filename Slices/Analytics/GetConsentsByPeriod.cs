@@ -12,7 +12,7 @@ namespace ClinicFlow.Slices.Analytics;
 /// </summary>
 public sealed class GetConsentsByPeriod : ICarterModule
 {
-    public sealed record Request(string? Period, DateOnly? From, DateOnly? To);
+    public sealed record Request(string? Period, string? From, string? To);
 
     public sealed class Validator : AbstractValidator<Request>
     {

@@ -10,7 +10,7 @@ namespace ClinicFlow.Slices.Analytics;
 /// </summary>
 public sealed class GetConsentsByType : ICarterModule
 {
-    public sealed record Request(DateOnly? From, DateOnly? To);
+    public sealed record Request(string? From, string? To);
 
     private const string Sql = $"""
         select f.type, {ConsentAnalyticsRules.CountsSql}
