@@ -75,8 +75,8 @@ public sealed class ListConsentForms : ICarterModule
             After = after,
             request.PatientId,
             Type = request.Type.TrimToNull(),
-            request.From,
-            request.To,
+            From = request.From?.ToUniversalTime(),
+            To = request.To?.ToUniversalTime(),
             request.Status,
             Take = take + 1,
         }, ct);

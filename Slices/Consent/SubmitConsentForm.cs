@@ -116,7 +116,7 @@ public sealed class SubmitConsentForm : ICarterModule
         }
 
         var now = clock.GetUtcNow();
-        var signedAt = request.SignedAt!.Value;
+        var signedAt = request.SignedAt!.Value.ToUniversalTime();
         if (signedAt > now.AddMinutes(5) || signedAt < form.CreatedAt.AddMinutes(-5))
         {
             return ApiProblem.Validation(new Dictionary<string, string[]>

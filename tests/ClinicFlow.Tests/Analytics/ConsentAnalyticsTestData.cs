@@ -23,7 +23,7 @@ internal static class ConsentAnalyticsTestData
         var d1 = await host.CreateFormAsync(admin, patient.Id, "data_processing");
         await host.SubmitAsync(t1.Token, key.Encrypt("{}"));
         await host.SubmitAsync(t2.Token, key.Encrypt("{}"));
-        var sent = new DateTimeOffset(day.ToDateTime(new TimeOnly(10, 0)), TimeSpan.FromHours(1));
+        var sent = new DateTimeOffset(day.ToDateTime(new TimeOnly(10, 0)), TimeSpan.FromHours(1)).ToUniversalTime();
         await app.ExecuteAsync("""
             update consent_forms set created_at = @sent,
                    submitted_at = case when id = @t1 then @sent + interval '2 hours'
