@@ -17,6 +17,7 @@ builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
 builder.Services.AddIdempotency();
 builder.Services.AddStripe();
+builder.Services.AddRetentionPurge();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 

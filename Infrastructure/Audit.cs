@@ -56,6 +56,29 @@ public static class Audit
         }, ct);
     }
 
+    /// <summary>
+    /// Appends an entry for a background worker (actor type <c>system</c>, no IP) inside the worker's
+    /// own transaction on the system connection.
+    /// </summary>
+    public static Task AppendSystemAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, Guid clinicId,
+        string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(Sql, new
+        {
+            ClinicId = clinicId,
+            Id = Guid.CreateVersion7(),
+            ActorId = (Guid?)null,
+            ActorType = "system",
+            Action = action,
+            EntityType = entityType,
+            EntityId = entityId?.ToString(),
+            Ip = (string?)null,
+            UserAgent = (string?)null,
+            Changes = JsonSerializer.Serialize(changes ?? new { }, Json),
+        }, transaction, cancellationToken: ct));
+    }
+
     private const string BypassOnSql = "select set_config('app.bypass_rls', 'on', true)";
 
     private const string BypassOffSql = "select set_config('app.bypass_rls', '', true)";

@@ -13,9 +13,9 @@ public sealed class ErasePatient : ICarterModule
 {
     public const string ErasedName = "Erased patient";
 
-    // retain_until stays null: nothing under a retention duty (§ 630f BGB) exists for a patient yet.
-    // The consent and treatment features must set it to the end of their 10-year retention here and
-    // keep those records locked and minimised until the purge job removes them.
+    // retain_until starts null; the features whose records fall under the retention duty (§ 630f BGB)
+    // raise it to the end of their 10-year retention below and keep those records locked and
+    // minimised until the purge job (Infrastructure/Retention.cs) removes them.
     private const string Sql = """
         update patients
         set full_name = @ErasedName, phone = null, email = null, birth_date = null, gender = null,
@@ -37,6 +37,22 @@ public sealed class ErasePatient : ICarterModule
         where clinic_id = @ClinicId and patient_id = @Id
         """;
 
+
+    // Consent forms: open ones go; submitted ones are signed records under the retention duty, kept
+    // locked (no link, out of every list) and minimised (the user agent goes) until their
+    // retain_until, and the tombstone is kept at least as long (the retention job purges both).
+    private const string ConsentFormsSql = """
+        with removed as (
+            delete from consent_forms where clinic_id = @ClinicId and patient_id = @Id and submitted_at is null
+        ), locked as (
+            update consent_forms
+               set locked_at = now(), token_hash = null, token_sealed = null, submitter_user_agent = null
+             where clinic_id = @ClinicId and patient_id = @Id and submitted_at is not null
+            returning retain_until
+        )
+        update patients set retain_until = greatest(retain_until, (select max(retain_until) from locked))
+        where clinic_id = @ClinicId and id = @Id
+        """;
 
     // Queued messages to the patient must be cancelled with the erasure, but outbox_messages has no
     // patient column yet: the first feature that queues a message to a patient (reminders, WhatsApp)
@@ -60,6 +76,7 @@ public sealed class ErasePatient : ICarterModule
         }
 
         var appointments = await tenant.ExecuteAsync(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
+        await tenant.ExecuteAsync(ConsentFormsSql, new { tenant.ClinicId, Id = id }, ct);
 
         // Only the id and a count: the entry must not bring back what was erased.
         await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);

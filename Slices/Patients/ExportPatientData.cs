@@ -8,7 +8,7 @@ namespace ClinicFlow.Slices.Patients;
 /// GET /api/patients/{id}/export: an admin answers a DSGVO Art. 15 access or Art. 20 portability
 /// request with one JSON document of everything stored about the patient.
 /// </summary>
-/// <remarks>Consent forms, photo metadata and treatment plans join the document as those features land.</remarks>
+/// <remarks>Photo metadata and treatment plans join the document as those features land.</remarks>
 public sealed class ExportPatientData : ICarterModule
 {
     private const string PatientSql = """
@@ -35,6 +35,15 @@ public sealed class ExportPatientData : ICarterModule
         order by seq
         """;
 
+    // The consent forms with their envelopes as stored: ciphertext only the practice's key opens.
+    private const string ConsentFormsSql = """
+        select id, type, title, body, kid, created_at, expires_at, opened_at, submitted_at, signed_at, revoked_at,
+               encrypted_payload, submitter_ip, submitter_user_agent, retain_until
+        from consent_forms
+        where clinic_id = @ClinicId and patient_id = @Id
+        order by id
+        """;
+
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/patients")
             .MapGet("/{id:guid}/export", Handle)
@@ -53,12 +62,18 @@ public sealed class ExportPatientData : ICarterModule
         var clinic = await tenant.QuerySingleAsync<ClinicRef>(ClinicSql, new { tenant.ClinicId }, ct);
         var appointments = await tenant.QueryAsync<AppointmentData>(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
         var trail = await tenant.QueryAsync<AuditEntry>(AuditSql, new { tenant.ClinicId, EntityId = id.ToString() }, ct);
+        var consentForms = await tenant.QueryAsync<ConsentFormData>(ConsentFormsSql, new { tenant.ClinicId, Id = id }, ct);
         await tenant.AuditAsync("patient.data_export", "patient", id, null, ct);
-        return TypedResults.Ok(new Response(clock.GetUtcNow(), clinic, patient, appointments.ToList(), trail.ToList()));
+        return TypedResults.Ok(new Response(clock.GetUtcNow(), clinic, patient, appointments.ToList(), trail.ToList(),
+            consentForms.ToList()));
     }
 
     public sealed record Response(DateTimeOffset ExportedAt, ClinicRef Clinic, PatientData Patient,
-        IReadOnlyList<AppointmentData> Appointments, IReadOnlyList<AuditEntry> AuditTrail);
+        IReadOnlyList<AppointmentData> Appointments, IReadOnlyList<AuditEntry> AuditTrail, IReadOnlyList<ConsentFormData> ConsentForms);
+
+    public sealed record ConsentFormData(Guid Id, string Type, string Title, string Body, string Kid, DateTimeOffset CreatedAt,
+        DateTimeOffset ExpiresAt, DateTimeOffset? OpenedAt, DateTimeOffset? SubmittedAt, DateTimeOffset? SignedAt,
+        DateTimeOffset? RevokedAt, string? EncryptedPayload, string? SubmitterIp, string? SubmitterUserAgent, DateTimeOffset? RetainUntil);
 
     public sealed record AppointmentData(Guid Id, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, string? Reason,
         string? Notes, string DoctorName, DateTimeOffset CreatedAt);

@@ -10,6 +10,7 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
                 | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]
                 | --scenario idempotency]
+                | --scenario consent --plan FILE]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)
           --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
@@ -46,7 +47,7 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
     public IReadOnlyList<string> Pairs { get; init; } = SchedulingPairs;
 
     /// <summary>Pairs of targets measured one after the other: one for auth and patients.</summary>
-    public int PairCount => Scenario == "scheduling" ? Pairs.Count : 1;
+    public int PairCount => Scenario switch { "scheduling" => Pairs.Count, "consent" => 2, _ => 1 };
 
     /// <summary>When the run stops by itself: the planned load plus a minute for set-up, checks and stragglers.</summary>
     public TimeSpan HardLimit => TimeSpan.FromSeconds((PairCount * (WarmupSeconds + (2 * Seconds))) + 60);
@@ -112,9 +113,9 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                     options = options with { Rounds = rounds };
                     break;
                 case "--scenario":
-                    if (value is not ("auth" or "patients" or "scheduling" or "idempotency"))
+                    if (value is not ("auth" or "patients" or "scheduling" or "idempotency" or "consent"))
                     {
-                        problem = $"--scenario: expected auth, patients, scheduling or idempotency, got '{value}'";
+                        problem = $"--scenario: expected auth, patients, scheduling, idempotency or consent, got '{value}'";
                         return false;
                     }
 
@@ -187,9 +188,9 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
             return false;
         }
 
-        if (options.Scenario == "scheduling" && options.PlanPath is null)
+        if (options.Scenario is "scheduling" or "consent" && options.PlanPath is null)
         {
-            problem = "--scenario scheduling needs --plan";
+            problem = $"--scenario {options.Scenario} needs --plan";
             return false;
         }
 

@@ -74,6 +74,11 @@ internal static class LoadRun
             return await SchedulingScenario.RunAsync(client, options, output, progress, ct);
         }
 
+        if (options.Scenario == "consent")
+        {
+            return await ConsentScenario.RunAsync(client, options, output, progress, ct);
+        }
+
         // The first target is the baseline, the second the one measured against it.
         Target[] targets;
         if (options.Scenario == "patients")
