@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.WhatsApp;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,6 +11,8 @@ builder.Services.AddClinicAuth();
 builder.Services.AddSecretBox();
 builder.Services.AddClinicRateLimits();
 builder.Services.AddOutbox();
+builder.Services.AddWhatsApp();
+builder.Services.AddWhatsAppInbox();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 

@@ -56,6 +56,29 @@ public static class Audit
         }, ct);
     }
 
+    /// <summary>
+    /// Appends an entry from outside a request (a background worker): no IP or user agent, the actor
+    /// named by the caller. Runs in the caller's transaction, like every audit entry.
+    /// </summary>
+    public static Task AuditAsync(this Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, Guid clinicId,
+        string actorType, Guid? actorId, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(Sql, new
+        {
+            ClinicId = clinicId,
+            Id = Guid.CreateVersion7(),
+            ActorId = actorId,
+            ActorType = actorType,
+            Action = action,
+            EntityType = entityType,
+            EntityId = entityId?.ToString(),
+            Ip = (string?)null,
+            UserAgent = (string?)null,
+            Changes = JsonSerializer.Serialize(changes ?? new { }, Json),
+        }, transaction, cancellationToken: ct));
+    }
+
     private const string BypassOnSql = "select set_config('app.bypass_rls', 'on', true)";
 
     private const string BypassOffSql = "select set_config('app.bypass_rls', '', true)";
