@@ -27,6 +27,12 @@ public sealed class AppFixture : IAsyncLifetime
 
     public SmtpSink Smtp { get; } = new();
 
+    public const string WhatsAppAppSecret = "test-whatsapp-app-secret-0123456789";
+    public const string WhatsAppVerifyToken = "test-whatsapp-verify-token";
+
+    /// <summary>The fake WhatsApp Cloud API every host posts to unless a test gives it its own.</summary>
+    public GraphFake Graph { get; private set; } = null!;
+
     public IAlbaHost Host { get; private set; } = null!;
 
     public string DatabaseName { get; private set; } = null!;
@@ -45,6 +51,7 @@ public sealed class AppFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Cluster = await PostgresCluster.StartAsync();
+        Graph = await GraphFake.StartAsync();
         (Host, DatabaseName) = await BootAsync(null);
     }
 
@@ -81,6 +88,10 @@ public sealed class AppFixture : IAsyncLifetime
             ["Smtp:Security"] = "None",
             ["Outbox:PollSeconds"] = "0.2",
             ["Outbox:RetryBaseSeconds"] = "0.2",
+            ["WhatsApp:GraphBaseUrl"] = Graph.BaseUrl,
+            ["WhatsApp:AppSecret"] = WhatsAppAppSecret,
+            ["WhatsApp:VerifyToken"] = WhatsAppVerifyToken,
+            ["WhatsApp:InboxPollSeconds"] = "0.2",
         };
         foreach (var group in new[] { "FailedAuth", "Register", "Demo", "Ics", "PublicLinks", "General" })
         {
@@ -140,6 +151,10 @@ public sealed class AppFixture : IAsyncLifetime
         }
 
         await Smtp.DisposeAsync();
+        if (Graph is not null)
+        {
+            await Graph.DisposeAsync();
+        }
         NpgsqlConnection.ClearAllPools();
         if (Cluster is not null)
         {
