@@ -39,11 +39,12 @@ public sealed class UpdateWhatsAppConfig : ICarterModule
 
     private const string UpsertSql = """
         insert into whatsapp_configs (clinic_id, phone_number_id, business_account_id, access_token_sealed, enabled)
-        values (@ClinicId, @PhoneNumberId, @BusinessAccountId, @Sealed, @Enabled)
+        values (@ClinicId, @PhoneNumberId, @BusinessAccountId,
+                coalesce(@Sealed, (select access_token_sealed from whatsapp_configs where clinic_id = @ClinicId)), @Enabled)
         on conflict (clinic_id) do update
            set phone_number_id = excluded.phone_number_id,
                business_account_id = excluded.business_account_id,
-               access_token_sealed = coalesce(@Sealed, whatsapp_configs.access_token_sealed),
+               access_token_sealed = excluded.access_token_sealed,
                enabled = excluded.enabled,
                updated_at = now()
         returning phone_number_id, business_account_id, enabled, updated_at

@@ -35,7 +35,7 @@ public sealed class CreateRecallCampaignTests(AppFixture app) : WhatsAppTest(app
         Assert.Equal("Hola Ana, es hora de su control.", row.Text);
         var audit = await LastAuditAsync(admin.ClinicId!.Value, "recall_campaign.create");
         Assert.Equal(campaign.Id.ToString(), audit!.EntityId);
-        Assert.Contains("\"queued\":1", audit.Changes, StringComparison.Ordinal);
+        Assert.Contains("\"queued\": 1", audit.Changes, StringComparison.Ordinal);
 
         var sent = await App.Graph.WaitForAsync(r => r.PhoneNumberId == phoneNumberId);
         Assert.Equal(CreateRecallCampaign.Template, sent.TemplateName);

@@ -73,7 +73,7 @@ public sealed class ListRecallCampaignsTests(AppFixture app) : WhatsAppTest(app)
         var admin = await RegisterClinicAsync();
         await AssertInvalidAsync("cursor", s =>
         {
-            s.Get.Url("/api/dental/recall-campaigns?cursor=%%%");
+            s.Get.Url("/api/dental/recall-campaigns?cursor=bm90LWEtY3Vyc29y");
             s.WithBearerToken(admin.Token);
         });
     }

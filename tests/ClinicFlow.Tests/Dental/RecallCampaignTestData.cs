@@ -26,9 +26,11 @@ public static class RecallCampaignTestData
             return id;
         }
 
+        var slot = 0;
         async Task VisitAsync(Guid patientId, TimeSpan fromNow, string status)
         {
-            var starts = DateTimeOffset.UtcNow + fromNow;
+            // One doctor: each visit an hour after the previous one, so none overlap.
+            var starts = DateTimeOffset.UtcNow + fromNow + TimeSpan.FromHours(slot++);
             await app.ExecuteAsync("""
                 insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at, status)
                 values (@id, @clinicId, @doctorId, @patientId, @starts, @ends, @status)
