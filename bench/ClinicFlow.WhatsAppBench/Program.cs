@@ -47,7 +47,8 @@ const string PhoneNumberId = "1000000001";
 (await http.PutAsJsonAsync("/api/clinics/current/whatsapp",
     new { phoneNumberId = PhoneNumberId, businessAccountId = "2000000001", accessToken = "bench-token", enabled = true }, stop.Token))
     .EnsureSuccessStatusCode();
-await http.PostAsJsonAsync("/api/faq", new { question = "¿Horario?", answer = "De 9 a 18.", keywords = new[] { "horario" } }, stop.Token);
+string[] faqKeywords = ["horario"];
+await http.PostAsJsonAsync("/api/faq", new { question = "¿Horario?", answer = "De 9 a 18.", keywords = faqKeywords }, stop.Token);
 var patient = await http.PostAsJsonAsync("/api/patients", new { fullName = "Paciente Bench", phone = "+5491122334455" }, stop.Token);
 patient.EnsureSuccessStatusCode();
 var patientId = JsonDocument.Parse(await patient.Content.ReadAsStringAsync(stop.Token)).RootElement.GetProperty("id").GetGuid();
@@ -145,7 +146,11 @@ while (Volatile.Read(ref received) - before < options.Messages)
 }
 
 var dispatchSeconds = dispatch.Elapsed.TotalSeconds;
-var sentOnce = await ScalarAsync("select count(*) from outbox_messages where kind = 'reply' and status = 'sent' and attempts = 1");
+// Exactly once over the whole run: every WhatsApp row sent after one attempt, and one request to the fake per row.
+await Task.Delay(1000, stop.Token);
+var rows = await ScalarAsync("select count(*) from outbox_messages where channel = 'whatsapp'");
+var sentOnce = await ScalarAsync("select count(*) from outbox_messages where channel = 'whatsapp' and status = 'sent' and attempts = 1");
+var requests = Volatile.Read(ref received);
 
 var rate = options.Messages / dispatchSeconds;
 Console.WriteLine($"{options.Concurrency} workers; warm-up {options.Seconds} s per endpoint, then 2 × {options.Seconds / 2.0:0.#} s per endpoint in ABBA order.");
@@ -158,7 +163,9 @@ Console.WriteLine(FormattableString.Invariant(
     $"| **webhook / lookup** | **{webhook.Rate / lookup.Rate:0.00}×** | {webhook.P(0.5) / lookup.P(0.5):0.00}× | {webhook.P(0.9) / lookup.P(0.9):0.00}× | **{webhook.P(0.99) / lookup.P(0.99):0.00}×** | | |"));
 Console.WriteLine();
 Console.WriteLine(FormattableString.Invariant(
-    $"Outbox dispatch: {options.Messages} WhatsApp messages queued in one insert reached the fake Graph API in {dispatchSeconds:0.00} s: **{rate:0} messages/s** (one instance, sequential sends, batches of 20), **{rate / lookup.Rate:0.000}×** the lookup's req/s; {sentOnce} of them recorded `sent` after exactly one attempt."));
+    $"Outbox dispatch: {options.Messages} WhatsApp messages queued in one insert reached the fake Graph API in {dispatchSeconds:0.00} s: **{rate:0} messages/s** (one instance, sequential sends, batches of 20), **{rate / lookup.Rate:0.000}×** the lookup's req/s."));
+Console.WriteLine(FormattableString.Invariant(
+    $"Over the whole run {rows} WhatsApp messages were queued (the {options.Messages} above and the bot's answers to the webhook's messages): {sentOnce} recorded `sent` after exactly one attempt, and the fake Graph API received {requests} requests."));
 Console.WriteLine(FormattableString.Invariant(
     $"Background work the webhook run left: {stored} stored inbound messages (each answered by FAQ through the outbox), drained {drained.TotalSeconds:0.0} s after the last round."));
 
