@@ -107,7 +107,7 @@ public sealed class WhatsAppOutboxTests(AppFixture app) : WhatsAppTest(app)
             select gen_random_uuid(), @ClinicId, 'whatsapp', r, '{"text":"Hola"}', 'reply' from unnest(@recipients) r
             """, new { admin.ClinicId, recipients });
 
-        await WaitUntilAsync(() => Task.FromResult(graph.RequestsFor(phoneNumberId).Count >= 40), "40 messages sent", 60);
+        await WaitUntilAsync(() => Task.FromResult(graph.RequestsFor(phoneNumberId).Count >= 40), "40 messages sent", 180);
         await Task.Delay(500, Ct);
 
         var requests = graph.RequestsFor(phoneNumberId);

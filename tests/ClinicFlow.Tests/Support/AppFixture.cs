@@ -91,7 +91,8 @@ public sealed class AppFixture : IAsyncLifetime
             ["WhatsApp:GraphBaseUrl"] = Graph.BaseUrl,
             ["WhatsApp:AppSecret"] = WhatsAppAppSecret,
             ["WhatsApp:VerifyToken"] = WhatsAppVerifyToken,
-            ["WhatsApp:InboxPollSeconds"] = "0.2",
+            // The webhook wakes the worker; the poll only picks up retries.
+            ["WhatsApp:InboxPollSeconds"] = "1",
         };
         foreach (var group in new[] { "FailedAuth", "Register", "Demo", "Ics", "PublicLinks", "General" })
         {
