@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.WhatsApp;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -18,6 +19,8 @@ builder.Services.AddOutbox();
 builder.Services.AddIdempotency();
 builder.Services.AddStripe();
 builder.Services.AddRetentionPurge();
+builder.Services.AddWhatsApp();
+builder.Services.AddWhatsAppInbox();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddCarter();
 

@@ -56,20 +56,25 @@ public static class Audit
         }, ct);
     }
 
-    /// <summary>
-    /// Appends an entry for a background worker (actor type <c>system</c>, no IP) inside the worker's
-    /// own transaction on the system connection.
-    /// </summary>
+    /// <summary>Appends an entry for a background job acting on its own (actor type <c>system</c>, no actor id).</summary>
     public static Task AppendSystemAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, Guid clinicId,
-        string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+        string action, string entityType, object? entityId, object? changes, CancellationToken ct) =>
+        connection.AuditAsync(transaction, clinicId, "system", null, action, entityType, entityId, changes, ct);
+
+    /// <summary>
+    /// Appends an entry from outside a request (a background worker): no IP or user agent, the actor
+    /// named by the caller. Runs in the caller's transaction, like every audit entry.
+    /// </summary>
+    public static Task AuditAsync(this Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, Guid clinicId,
+        string actorType, Guid? actorId, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(connection);
         return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(Sql, new
         {
             ClinicId = clinicId,
             Id = Guid.CreateVersion7(),
-            ActorId = (Guid?)null,
-            ActorType = "system",
+            ActorId = actorId,
+            ActorType = actorType,
             Action = action,
             EntityType = entityType,
             EntityId = entityId?.ToString(),

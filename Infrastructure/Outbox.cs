@@ -43,7 +43,7 @@ public sealed class SmtpOptions
     public SecureSocketOptions Security { get; set; } = SecureSocketOptions.Auto;
 }
 
-/// <summary>A message that leaves through a channel (email now; WhatsApp later).</summary>
+/// <summary>A message that leaves through a channel (email, WhatsApp).</summary>
 public sealed record OutboxMessage(Guid Id, Guid? ClinicId, string Channel, string Recipient, string Payload, int Attempts);
 
 public interface IOutboxChannel
@@ -152,7 +152,14 @@ public sealed partial class OutboxDispatcher(
                next_attempt_at = now() + make_interval(secs => @Delay),
                locked_until = null,
                last_error = @Error
-         where id = @Id
+         where id = @Id and status = 'sending'
+        """;
+
+    // A channel refused the message: cancelled (no longer wanted) or given up (it can never go).
+    private const string DroppedSql = """
+        update outbox_messages
+           set status = case when @Failed then 'failed' else 'cancelled' end, locked_until = null, last_error = @Error
+         where id = @Id and status = 'sending'
         """;
 
     private readonly Dictionary<string, IOutboxChannel> _channels = channels.ToDictionary(c => c.Name);
@@ -211,11 +218,16 @@ public sealed partial class OutboxDispatcher(
     {
         string? providerId = null;
         string? error = null;
+        OutboxDropException? dropped = null;
         try
         {
             providerId = _channels.TryGetValue(message.Channel, out var channel)
                 ? await channel.SendAsync(message, ct)
                 : throw new InvalidOperationException($"No channel '{message.Channel}'.");
+        }
+        catch (OutboxDropException e)
+        {
+            dropped = e;
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -224,7 +236,12 @@ public sealed partial class OutboxDispatcher(
         }
 
         await using var system = await SystemConnection.BeginAsync(db, CancellationToken.None);
-        if (error is null)
+        if (dropped is not null)
+        {
+            await system.Connection.ExecuteAsync(DroppedSql,
+                new { message.Id, Failed = dropped.PermanentFailure, Error = dropped.Message }, system.Transaction);
+        }
+        else if (error is null)
         {
             await system.Connection.ExecuteAsync(SentSql, new { message.Id, ProviderId = providerId }, system.Transaction);
         }

@@ -141,6 +141,8 @@ public sealed class CreateAppointment : ICarterModule
             return AppointmentRules.Overlap();
         }
 
+        await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, row.Id, clock.GetUtcNow(), ct);
+
         // Ids and field names only: reason and notes can describe the patient's health.
         var fields = new List<string> { "doctorId", "patientId", "startsAt", "endsAt" };
         if (values.Reason is not null)

@@ -186,6 +186,8 @@ public sealed class UpdateAppointment : ICarterModule
             return AppointmentRules.Overlap();
         }
 
+        await AppointmentReminders.SyncAsync(tenant, tenant.ClinicId, id, moved.Count > 0, status, now, ct);
+
         // One entry per kind of change; ids, field names and statuses only (reason and notes can describe the patient's health).
         if (moved.Count > 0)
         {

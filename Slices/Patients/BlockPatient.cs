@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Appointments;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -50,6 +51,8 @@ public sealed class BlockPatient : ICarterModule
         {
             return ApiProblem.NotFound();
         }
+
+        await AppointmentReminders.DropForPatientAsync(tenant, tenant.ClinicId, id, "patient blocked", ct);
 
         // The reason can describe the patient: the audit entry names the change, not its text.
         await tenant.AuditAsync("patient.block", "patient", id, new { blocked = true }, ct);

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Appointments;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Patients;
@@ -54,12 +55,6 @@ public sealed class ErasePatient : ICarterModule
         where clinic_id = @ClinicId and id = @Id
         """;
 
-    // Queued messages to the patient must be cancelled with the erasure, but outbox_messages has no
-    // patient column yet: the first feature that queues a message to a patient (reminders, WhatsApp)
-    // must add outbox_messages.patient_id (with the clinic, like every reference) and run here
-    //   update outbox_messages set status = 'cancelled', payload = '{}', recipient = ''
-    //   where clinic_id = @ClinicId and patient_id = @Id and status in ('pending', 'failed')
-    // in this same transaction.
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/patients")
             .MapDelete("/{id:guid}", Handle)
@@ -77,6 +72,9 @@ public sealed class ErasePatient : ICarterModule
 
         var appointments = await tenant.ExecuteAsync(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
         await tenant.ExecuteAsync(ConsentFormsSql, new { tenant.ClinicId, Id = id }, ct);
+
+        // Queued messages to the patient are cancelled, and no message row keeps their number or text.
+        await AppointmentReminders.EraseForPatientAsync(tenant, tenant.ClinicId, id, ct);
 
         // Only the id and a count: the entry must not bring back what was erased.
         await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);

@@ -9,7 +9,7 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
         usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
                [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
                 | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]
-                | --scenario idempotency]
+                | --scenario idempotency
                 | --scenario consent --plan FILE]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)

@@ -29,6 +29,11 @@ public sealed class AppFixture : IAsyncLifetime
 
     /// <summary>The local fake of Stripe's API every host of the run talks to.</summary>
     public StripeFake Stripe { get; private set; } = null!;
+    public const string WhatsAppAppSecret = "test-whatsapp-app-secret-0123456789";
+    public const string WhatsAppVerifyToken = "test-whatsapp-verify-token";
+
+    /// <summary>The fake WhatsApp Cloud API every host posts to unless a test gives it its own.</summary>
+    public GraphFake Graph { get; private set; } = null!;
 
     public IAlbaHost Host { get; private set; } = null!;
 
@@ -49,6 +54,7 @@ public sealed class AppFixture : IAsyncLifetime
     {
         Cluster = await PostgresCluster.StartAsync();
         Stripe = await StripeFake.StartAsync();
+        Graph = await GraphFake.StartAsync();
         (Host, DatabaseName) = await BootAsync(null);
     }
 
@@ -93,6 +99,11 @@ public sealed class AppFixture : IAsyncLifetime
             ["Stripe:Prices:pro:month"] = "price_pro_month",
             ["Stripe:Prices:pro:year"] = "price_pro_year",
             ["Stripe:Prices:enterprise:year"] = "price_enterprise_year",
+            ["WhatsApp:GraphBaseUrl"] = Graph.BaseUrl,
+            ["WhatsApp:AppSecret"] = WhatsAppAppSecret,
+            ["WhatsApp:VerifyToken"] = WhatsAppVerifyToken,
+            // The webhook wakes the worker; the poll only picks up retries.
+            ["WhatsApp:InboxPollSeconds"] = "1",
         };
         foreach (var group in new[] { "FailedAuth", "Register", "Demo", "Ics", "PublicLinks", "General" })
         {
@@ -156,6 +167,12 @@ public sealed class AppFixture : IAsyncLifetime
         {
             await Stripe.DisposeAsync();
         }
+
+        if (Graph is not null)
+        {
+            await Graph.DisposeAsync();
+        }
+
         NpgsqlConnection.ClearAllPools();
         if (Cluster is not null)
         {
