@@ -1,5 +1,7 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Photos;
+using ClinicFlow.Slices.TreatmentPlans;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Patients;
@@ -60,6 +62,8 @@ public sealed class ErasePatient : ICarterModule
         }
 
         var appointments = await tenant.ExecuteAsync(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
+        await PhotoRules.EraseForPatientAsync(tenant, tenant.ClinicId, id, ct);
+        await TreatmentPlanRules.RetainForErasedPatientAsync(tenant, tenant.ClinicId, id, ct);
 
         // Only the id and a count: the entry must not bring back what was erased.
         await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);
