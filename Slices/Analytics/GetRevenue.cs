@@ -16,17 +16,25 @@ public sealed class GetRevenue : ICarterModule
 {
     public const int MaxDays = 366;
 
-    public sealed record Request(DateOnly? From, DateOnly? To);
+    /// <summary>Local dates of the clinic, <c>YYYY-MM-DD</c>.</summary>
+    public sealed record Request(string? From, string? To);
 
     public sealed class Validator : AbstractValidator<Request>
     {
         public Validator()
         {
-            RuleFor(r => r.To).Must((r, to) => r.From is null || to is null || r.From <= to).WithMessage("to must not be before from.");
-            RuleFor(r => r.To).Must((r, to) => r.From is null || to is null || to.Value.DayNumber - r.From.Value.DayNumber < MaxDays)
+            RuleFor(r => r.From).Must(d => d is null || ParseDate(d) is not null).WithMessage("Use a date, YYYY-MM-DD.");
+            RuleFor(r => r.To).Must(d => d is null || ParseDate(d) is not null).WithMessage("Use a date, YYYY-MM-DD.");
+            RuleFor(r => r.To).Must((r, to) => !(ParseDate(r.From) is { } f && ParseDate(to) is { } t) || f <= t)
+                .WithMessage("to must not be before from.");
+            RuleFor(r => r.To).Must((r, to) => !(ParseDate(r.From) is { } f && ParseDate(to) is { } t) || t.DayNumber - f.DayNumber < MaxDays)
                 .WithMessage($"At most {MaxDays} days.");
         }
     }
+
+    private static DateOnly? ParseDate(string? value) =>
+        DateOnly.TryParseExact(value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.None, out var date) ? date : null;
 
     private const string ZoneSql = "select timezone, currency from clinics where id = @ClinicId";
 
@@ -85,8 +93,8 @@ public sealed class GetRevenue : ICarterModule
         var clinic = await tenant.QuerySingleAsync<Clinic>(ZoneSql, new { tenant.ClinicId }, ct);
         var zone = TimeZoneInfo.FindSystemTimeZoneById(clinic.Timezone);
         var today = AppointmentRules.LocalDate(clock.GetUtcNow(), zone);
-        var to = request.To ?? today;
-        var from = request.From ?? new DateOnly(to.Year, to.Month, 1).AddMonths(-11);
+        var to = ParseDate(request.To) ?? today;
+        var from = ParseDate(request.From) ?? new DateOnly(to.Year, to.Month, 1).AddMonths(-11);
         if (to.DayNumber - from.DayNumber >= MaxDays)
         {
             return ApiProblem.Validation("from", new($"At most {MaxDays} days.", $"Como máximo {MaxDays} días.", $"Höchstens {MaxDays} Tage."));
