@@ -98,7 +98,7 @@ public sealed class RecordPayment : ICarterModule
                 tenant.ClinicId,
                 Id = id,
                 Amount = amount,
-                request.PaidAt,
+                PaidAt = request.PaidAt!.Value.ToUniversalTime(),
                 request.Method,
                 CreatedBy = tenant.UserId,
             }, ct);

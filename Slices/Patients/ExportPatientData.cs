@@ -122,12 +122,20 @@ public sealed class ExportPatientData : ICarterModule
     {
         var photos = (await tenant.QueryAsync<PhotoData>(PhotosSql, new { tenant.ClinicId, Id = id }, ct))
             .Select(p => p with { DownloadUrl = PhotoRules.DownloadUrl(tenant.Http, p.Id) }).ToList();
-        using var results = await tenant.Connection.QueryMultipleAsync(tenant.Command(TreatmentPlansSql, new { tenant.ClinicId, Id = id }, ct));
-        var plans = (await results.ReadAsync<TreatmentPlanData>()).ToList();
-        var items = (await results.ReadAsync<PlanItemData>()).ToLookup(i => i.PlanId);
-        var paymentPlans = (await results.ReadAsync<PaymentPlanData>()).ToList();
-        var installments = (await results.ReadAsync<InstallmentData>()).ToLookup(i => i.PaymentPlanId);
-        var payments = (await results.ReadAsync<PaymentData>()).ToLookup(p => p.PaymentPlanId);
+        List<TreatmentPlanData> plans;
+        List<PaymentPlanData> paymentPlans;
+        ILookup<Guid, PlanItemData> items;
+        ILookup<Guid, InstallmentData> installments;
+        ILookup<Guid, PaymentData> payments;
+        using (var results = await tenant.Connection.QueryMultipleAsync(tenant.Command(TreatmentPlansSql, new { tenant.ClinicId, Id = id }, ct)))
+        {
+            plans = (await results.ReadAsync<TreatmentPlanData>()).ToList();
+            items = (await results.ReadAsync<PlanItemData>()).ToLookup(i => i.PlanId);
+            paymentPlans = (await results.ReadAsync<PaymentPlanData>()).ToList();
+            installments = (await results.ReadAsync<InstallmentData>()).ToLookup(i => i.PaymentPlanId);
+            payments = (await results.ReadAsync<PaymentData>()).ToLookup(p => p.PaymentPlanId);
+        }
+
         plans = plans.Select(p => p with { Items = items[p.Id].ToList() }).ToList();
         paymentPlans = paymentPlans.Select(p => p with { Schedule = installments[p.Id].ToList(), Payments = payments[p.Id].ToList() }).ToList();
         var ids = photos.Select(p => p.Id).Concat(plans.Select(p => p.Id)).Concat(paymentPlans.Select(p => p.Id)).Select(i => i.ToString()).ToArray();

@@ -240,7 +240,7 @@ public sealed partial class UploadPhoto : ICarterModule
             if (InstantFormat().IsMatch(taken)
                 && DateTimeOffset.TryParse(taken, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
             {
-                takenAt = parsed;
+                takenAt = parsed.ToUniversalTime();
             }
             else
             {

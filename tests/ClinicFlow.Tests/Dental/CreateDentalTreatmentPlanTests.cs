@@ -26,7 +26,7 @@ public sealed class CreateDentalTreatmentPlanTests(AppFixture app) : ClinicalTes
         var plan = await BodyAsync<CreateDentalTreatmentPlan.Response>(result);
         Assert.Equal(("Molars", "draft", 10_000L), (plan.Title, plan.Status, plan.TotalCents));
         Assert.Equal([48, 85], plan.Items.Select(i => i.Tooth!.Value));
-        Assert.Equal([48, 85], await App.QueryAsync<int>("select tooth from treatment_plan_items where plan_id = @Id order by position", new { plan.Id }));
+        Assert.Equal([48, 85], await App.QueryAsync<int>("select tooth::int from treatment_plan_items where plan_id = @Id order by position", new { plan.Id }));
         var audit = await LastAuditAsync(admin.ClinicId!.Value, "treatment_plan.create");
         Assert.Equal((plan.Id.ToString(), staff.UserId), (audit!.EntityId, audit.ActorId));
     }
