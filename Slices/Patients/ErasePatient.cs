@@ -1,6 +1,8 @@
 using Carter;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Appointments;
+using ClinicFlow.Slices.Photos;
+using ClinicFlow.Slices.TreatmentPlans;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Patients;
@@ -75,6 +77,8 @@ public sealed class ErasePatient : ICarterModule
 
         // Queued messages to the patient are cancelled, and no message row keeps their number or text.
         await AppointmentReminders.EraseForPatientAsync(tenant, tenant.ClinicId, id, ct);
+        await PhotoRules.EraseForPatientAsync(tenant, tenant.ClinicId, id, ct);
+        await TreatmentPlanRules.RetainForErasedPatientAsync(tenant, tenant.ClinicId, id, ct);
 
         // Only the id and a count: the entry must not bring back what was erased.
         await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);
