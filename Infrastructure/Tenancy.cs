@@ -183,7 +183,7 @@ public static class TenancyConventions
     /// route of <see cref="MapTenantGroup"/> under one of them requires the plan, so a new slice in
     /// the area cannot forget it. A single Pro+ route elsewhere adds <see cref="RequireProPlan"/>.
     /// </summary>
-    public static readonly IReadOnlyList<string> ProPlanAreas = ["/dental", "/analytics"];
+    public static readonly IReadOnlyList<string> ProPlanAreas = ["/dental"];
 
     public static bool IsProPlanArea(string prefix)
     {

@@ -12,7 +12,7 @@ namespace ClinicFlow.Tests.Platform;
 /// <summary>
 /// Pro+ features answer 403 PLAN_UPGRADE_REQUIRED on basic: for every route of a Pro+ area (declared
 /// once in <see cref="TenancyConventions.ProPlanAreas"/>) and for a group that says RequireProPlan().
-/// Probe routes stand in for the dental and analytics slices.
+/// Probe routes stand in for the dental slices and a lone Pro+ group.
 /// </summary>
 public sealed class ProPlanGateTests(AppFixture app) : ApiTest(app)
 {
@@ -20,7 +20,7 @@ public sealed class ProPlanGateTests(AppFixture app) : ApiTest(app)
     public sealed class AreaProbe : ICarterModule
     {
         public void AddRoutes(IEndpointRouteBuilder app) =>
-            app.MapTenantGroup("/analytics/plan-gate-probe").MapGet("/", () => TypedResults.Ok(new Probed("analytics")));
+            app.MapTenantGroup("/dental/plan-gate-probe").MapGet("/", () => TypedResults.Ok(new Probed("dental")));
     }
 
     public sealed class GroupProbe : ICarterModule
@@ -31,7 +31,7 @@ public sealed class ProPlanGateTests(AppFixture app) : ApiTest(app)
 
     public sealed record Probed(string Route);
 
-    private static readonly string[] Probes = ["/api/analytics/plan-gate-probe", "/api/plan-gate-probe"];
+    private static readonly string[] Probes = ["/api/dental/plan-gate-probe", "/api/plan-gate-probe"];
 
     private Task<IsolatedHost> HostWithProbesAsync() =>
         App.StartIsolatedAsync(new Dictionary<string, string?>(), services =>
