@@ -9,6 +9,7 @@ using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Gdt;
 
+/// <summary>POST /api/gdt/generate (<see cref="ClinicFlow.Slices.Gdt.GenerateGdt"/>): a GDT 2.1 record 6310 parsed back byte by byte.</summary>
 public sealed class GenerateGdtTests(AppFixture app) : ApiTest(app)
 {
     private static readonly Encoding Latin1 = Encoding.Latin1;
