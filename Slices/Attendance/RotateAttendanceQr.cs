@@ -7,6 +7,9 @@ namespace ClinicFlow.Slices.Attendance;
 /// <summary>POST /api/clinics/current/attendance-qr/rotate: an admin issues a new check-in token; the old QR stops working (410).</summary>
 public sealed class RotateAttendanceQr : ICarterModule
 {
+    // Rotations of one clinic queue on its row, so concurrent rotations each revoke and issue in turn.
+    private const string LockClinicSql = "select 1 from clinics where id = @ClinicId for no key update";
+
     private const string RevokeSql = """
         update attendance_tokens
            set revoked_at = now()
@@ -26,8 +29,10 @@ public sealed class RotateAttendanceQr : ICarterModule
         var revoked = new List<Guid>();
         AttendanceRules.Issued? issued = null;
 
-        // A token issued concurrently (a first GET, another rotation) is committed by the time the
-        // insert gives way to it; the next round revokes it too.
+        await tenant.ExecuteAsync(LockClinicSql, new { tenant.ClinicId }, ct);
+
+        // A token issued concurrently by a first GET is committed by the time the insert gives way
+        // to it; the next round revokes it too.
         for (var attempt = 0; attempt < 3 && issued is null; attempt++)
         {
             revoked.AddRange(await tenant.QueryAsync<Guid>(RevokeSql, new { tenant.ClinicId }, ct));

@@ -51,6 +51,8 @@ public sealed class PostgresCluster : IAsyncDisposable
             Database = name,
             Username = AppRole,
             Password = AppPassword,
+            // The app pools as in production; only the admin string opens a backend per use.
+            Pooling = true,
         };
         return app.ConnectionString;
     }
