@@ -21,12 +21,15 @@ public sealed class UpdatePhotoConsent : ICarterModule
     }
 
     private const string CurrentSql = """
-        select ph.consent_status, ph.consent_form_id
+        select ph.consent_status, ph.consent_form_id, ph.patient_id
         from photos ph
         join patients p on p.clinic_id = ph.clinic_id and p.id = ph.patient_id and p.erased_at is null
         where ph.clinic_id = @ClinicId and ph.id = @Id
         for update of ph
         """;
+
+    // The form's patient within the caller's clinic (row-level security hides every other clinic's).
+    private const string FormPatientSql = "select patient_id from consent_forms where clinic_id = @ClinicId and id = @Id";
 
     private const string Sql = $"""
         update photos ph
@@ -36,7 +39,7 @@ public sealed class UpdatePhotoConsent : ICarterModule
         returning {PhotoRules.PhotoColumns}
         """;
 
-    private sealed record Current(string ConsentStatus, Guid? ConsentFormId);
+    private sealed record Current(string ConsentStatus, Guid? ConsentFormId, Guid PatientId);
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/photos")
@@ -58,6 +61,23 @@ public sealed class UpdatePhotoConsent : ICarterModule
         if (current is null)
         {
             return ApiProblem.NotFound();
+        }
+
+        if (request.ConsentFormId is { } formId)
+        {
+            var formPatient = await tenant.QuerySingleOrDefaultAsync<Guid?>(FormPatientSql, new { tenant.ClinicId, Id = formId }, ct);
+            if (formPatient is null)
+            {
+                return ApiProblem.NotFound();
+            }
+
+            if (formPatient != current.PatientId)
+            {
+                return ApiProblem.Validation("consentFormId", new(
+                    "Name a consent form of this photo's patient.",
+                    "Indique un formulario de consentimiento del paciente de esta foto.",
+                    "Nennen Sie eine Einwilligung des Patienten dieses Fotos."));
+            }
         }
 
         var photo = await tenant.QuerySingleAsync<PhotoRules.PhotoRow>(Sql,

@@ -1,6 +1,7 @@
 using System.Net;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Photos;
+using ClinicFlow.Tests.Consent;
 using ClinicFlow.Tests.Support;
 
 namespace ClinicFlow.Tests.Photos;
@@ -12,8 +13,9 @@ public sealed class UpdatePhotoConsentTests(AppFixture app) : ClinicalTest(app)
     public async Task Grants_then_revokes_consent_with_the_form_and_audits_each_change()
     {
         var admin = await RegisterClinicAsync();
-        var photo = await UploadAsync(admin, await CreatePatientAsync(admin));
-        var formId = Guid.CreateVersion7();
+        var patientId = await CreatePatientAsync(admin);
+        var photo = await UploadAsync(admin, patientId);
+        var formId = await FormOfAsync(admin, patientId);
 
         var granted = await PatchAsync(admin, photo.Id, new UpdatePhotoConsent.Request("granted", formId));
         var revoked = await PatchAsync(admin, photo.Id, new UpdatePhotoConsent.Request("revoked", null));
@@ -101,6 +103,67 @@ public sealed class UpdatePhotoConsentTests(AppFixture app) : ClinicalTest(app)
 
         var error = await ErrorAsync(result, ErrorCodes.InvalidJson);
         Assert.Contains("consentFormId", error.Details!.Keys);
+    }
+
+    [Fact]
+    public async Task Refuses_a_form_of_another_patient_and_changes_nothing()
+    {
+        var admin = await RegisterClinicAsync();
+        var photo = await UploadAsync(admin, await CreatePatientAsync(admin));
+        var otherForm = await FormOfAsync(admin, await CreatePatientAsync(admin));
+
+        var error = await AssertInvalidAsync("consentFormId", s =>
+        {
+            s.Patch.Json(new UpdatePhotoConsent.Request("granted", otherForm)).ToUrl($"/api/photos/{photo.Id}/consent");
+            s.WithBearerToken(admin.Token);
+        });
+
+        Assert.Equal(ErrorCodes.ValidationError, error.Code);
+        Assert.Equal("pending", await App.ScalarAsync<string>("select consent_status from photos where id = @Id", new { photo.Id }));
+        Assert.Null(await LastAuditAsync(admin.ClinicId!.Value, "photo.consent"));
+    }
+
+    [Fact]
+    public async Task Answers_404_for_a_form_of_another_clinic_or_none()
+    {
+        var admin = await RegisterClinicAsync();
+        var photo = await UploadAsync(admin, await CreatePatientAsync(admin));
+        var other = await RegisterClinicAsync("Other clinic");
+        var foreignForm = await FormOfAsync(other, await CreatePatientAsync(other));
+
+        foreach (var formId in new[] { foreignForm, Guid.CreateVersion7() })
+        {
+            var result = await Host.Scenario(s =>
+            {
+                s.Patch.Json(new UpdatePhotoConsent.Request("granted", formId)).ToUrl($"/api/photos/{photo.Id}/consent");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.NotFound);
+            });
+            await ErrorAsync(result, ErrorCodes.NotFound);
+        }
+
+        Assert.Equal("pending", await App.ScalarAsync<string>("select consent_status from photos where id = @Id", new { photo.Id }));
+    }
+
+    [Fact]
+    public async Task The_schema_refuses_a_form_of_another_patient_written_past_the_api()
+    {
+        var admin = await RegisterClinicAsync();
+        var photo = await UploadAsync(admin, await CreatePatientAsync(admin));
+        var otherForm = await FormOfAsync(admin, await CreatePatientAsync(admin));
+
+        var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() =>
+            App.ExecuteAsync("update photos set consent_form_id = @otherForm where id = @Id", new { otherForm, photo.Id }));
+
+        Assert.Equal("23503", refused.SqlState);
+        Assert.Equal("fk_photos_consent_form", refused.ConstraintName);
+    }
+
+    private async Task<Guid> FormOfAsync(Account admin, Guid patientId)
+    {
+        using var key = PracticeKey.NewEc();
+        await Host.PublishKeyAsync(admin, key);
+        return (await Host.CreateFormAsync(admin, patientId)).Id;
     }
 
     private async Task<UpdatePhotoConsent.Response> PatchAsync(Account account, Guid id, UpdatePhotoConsent.Request request)
