@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using FluentValidation.Results;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Net.Http.Headers;
 
 namespace ClinicFlow.Infrastructure;
 
@@ -150,6 +151,9 @@ public static class ErrorWriter
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>What a 503 asks the client to wait before it retries.</summary>
+    public const string ServiceUnavailableRetrySeconds = "2";
+
     public static Task WriteAsync(HttpContext context, int status, string code, string? message = null) =>
         WriteAsync(context, status, new ApiError(message ?? ErrorCodes.DefaultMessage(code), code));
 
@@ -163,6 +167,12 @@ public static class ErrorWriter
 
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
+        if (status == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey(HeaderNames.RetryAfter))
+        {
+            // The database or a provider is away for a moment (pool exhausted, failover): try again soon.
+            context.Response.Headers.RetryAfter = ServiceUnavailableRetrySeconds;
+        }
+
         await context.Response.WriteAsJsonAsync(error with { RequestId = context.TraceIdentifier }, Json, context.RequestAborted);
     }
 

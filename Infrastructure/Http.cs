@@ -59,6 +59,11 @@ public static class HttpSetup
 
         services.AddOptions<PublicUrlOptions>().Bind(configuration);
         services.AddOptions<HttpLimits>().BindConfiguration("Http");
+
+        // SIGTERM: Kestrel stops accepting, in-flight requests and the message being sent finish
+        // within this bound (below the 30 s an orchestrator waits before SIGKILL).
+        var shutdownSeconds = configuration.GetValue("Shutdown:TimeoutSeconds", 25.0);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdownSeconds));
         ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) =>
             member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) =>

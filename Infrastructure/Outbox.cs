@@ -94,7 +94,8 @@ public static class Outbox
         services.AddOptions<SmtpOptions>().BindConfiguration("Smtp");
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<IOutboxChannel, SmtpEmailChannel>();
-        services.AddHostedService<OutboxDispatcher>();
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return services;
     }
 
@@ -118,7 +119,9 @@ public sealed record EmailPayload(string Subject, string Body);
 
 /// <summary>
 /// Sends due outbox messages. Claims with FOR UPDATE SKIP LOCKED and a lease, so several instances
-/// never take the same message; failures retry with exponential backoff until MaxAttempts.
+/// never take the same message; failures retry with exponential backoff until MaxAttempts. On
+/// shutdown the message being sent finishes (a send cut halfway could go out twice) and the rest of
+/// the claimed batch is handed back at once, so another instance takes it without waiting for the lease.
 /// </summary>
 public sealed partial class OutboxDispatcher(
     NpgsqlDataSource db,
@@ -162,7 +165,20 @@ public sealed partial class OutboxDispatcher(
          where id = @Id and status = 'sending'
         """;
 
+    // Hands claimed, unsent messages back: as if never claimed, so the attempt does not count.
+    private const string ReleaseSql = """
+        update outbox_messages
+           set status = 'pending', attempts = attempts - 1, locked_until = null
+         where id = any(@Ids) and status = 'sending'
+        """;
+
     private readonly Dictionary<string, IOutboxChannel> _channels = channels.ToDictionary(c => c.Name);
+
+    /// <summary>
+    /// False once the dispatch loop has ended while the app still runs (readiness reports it); true
+    /// when the outbox is switched off on purpose.
+    /// </summary>
+    public bool IsHealthy => !options.Value.Enabled || ExecuteTask is not { IsCompleted: true };
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -206,12 +222,27 @@ public sealed partial class OutboxDispatcher(
             await system.Transaction.CommitAsync(ct);
         }
 
-        foreach (var message in claimed)
+        for (var i = 0; i < claimed.Count; i++)
         {
-            await SendOneAsync(message, settings, ct);
+            if (ct.IsCancellationRequested)
+            {
+                await ReleaseAsync(claimed.Skip(i).Select(m => m.Id).ToArray());
+                return 0;
+            }
+
+            // Not cancelled by shutdown: a send cut halfway may have gone out and would be sent again.
+            await SendOneAsync(claimed[i], settings, CancellationToken.None);
         }
 
         return claimed.Count;
+    }
+
+    private async Task ReleaseAsync(Guid[] ids)
+    {
+        await using var system = await SystemConnection.BeginAsync(db, CancellationToken.None);
+        await system.Connection.ExecuteAsync(ReleaseSql, new { Ids = ids }, system.Transaction);
+        await system.Transaction.CommitAsync(CancellationToken.None);
+        LogReleased(logger, ids.Length);
     }
 
     private async Task SendOneAsync(OutboxMessage message, OutboxOptions settings, CancellationToken ct)
@@ -257,6 +288,9 @@ public sealed partial class OutboxDispatcher(
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "Outbox dispatch failed")]
     private static partial void LogDispatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Outbox handed {Count} claimed messages back on shutdown")]
+    private static partial void LogReleased(ILogger logger, int count);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Outbox dispatch paused, database unavailable: {Reason}")]
     private static partial void LogDatabaseUnavailable(ILogger logger, string reason);

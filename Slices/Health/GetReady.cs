@@ -6,7 +6,10 @@ using Npgsql;
 
 namespace ClinicFlow.Slices.Health;
 
-/// <summary>GET /health/ready: the database answers and holds every migration this build knows.</summary>
+/// <summary>
+/// GET /health/ready: the database answers and holds every migration this build knows, and the outbox
+/// worker runs (an instance that cannot send its mail and messages should not take traffic).
+/// </summary>
 public sealed class GetReady : ICarterModule
 {
     public sealed record Response(string Status, long Migration);
@@ -18,11 +21,16 @@ public sealed class GetReady : ICarterModule
             .AllowAnonymous()
             .WithTags("Health")
             .WithName(nameof(GetReady))
-            .WithSummary("Readiness: database reachable and migrated")
+            .WithSummary("Readiness: database reachable and migrated, outbox worker running")
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable);
 
-    private static async Task<Results<Ok<Response>, ApiProblem>> Handle(NpgsqlDataSource db, CancellationToken ct)
+    private static async Task<Results<Ok<Response>, ApiProblem>> Handle(NpgsqlDataSource db, OutboxDispatcher outbox, CancellationToken ct)
     {
+        if (!outbox.IsHealthy)
+        {
+            return ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
+        }
+
         long version;
         try
         {

@@ -2,6 +2,7 @@ using System.Net;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Health;
 using ClinicFlow.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ClinicFlow.Tests.Health;
 
@@ -39,5 +40,40 @@ public sealed class GetReadyTests(AppFixture app) : ApiTest(app)
         });
 
         await ErrorAsync(result, ErrorCodes.ServiceUnavailable);
+    }
+
+    [Fact]
+    public async Task Answers_503_once_the_outbox_worker_has_stopped()
+    {
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>());
+        await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/health/ready");
+            s.StatusCodeShouldBeOk();
+        });
+
+        await isolated.Host.Services.GetRequiredService<OutboxDispatcher>().StopAsync(Ct);
+
+        var result = await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/health/ready");
+            s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
+        });
+        await ErrorAsync(result, ErrorCodes.ServiceUnavailable);
+        Assert.Equal(ErrorWriter.ServiceUnavailableRetrySeconds, result.Context.Response.Headers.RetryAfter.ToString());
+    }
+
+    [Fact]
+    public async Task Stays_ready_when_the_outbox_is_switched_off_on_purpose()
+    {
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?> { ["Outbox:Enabled"] = "false" });
+
+        var result = await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/health/ready");
+            s.StatusCodeShouldBeOk();
+        });
+
+        Assert.Equal("ready", (await result.ReadAsJsonAsync<GetReady.Response>()).Status);
     }
 }

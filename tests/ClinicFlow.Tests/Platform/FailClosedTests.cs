@@ -1,6 +1,7 @@
 using System.Net;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace ClinicFlow.Tests.Platform;
@@ -50,5 +51,71 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBeOk();
         });
+    }
+
+    [Fact]
+    public async Task Answers_503_with_retry_after_when_the_pool_is_exhausted_and_recovers()
+    {
+        const int poolSize = 3;
+        var database = "clinicflow_test_pool_" + Guid.NewGuid().ToString("N")[..8];
+        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { MaxPoolSize = poolSize, Timeout = 1 };
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = appCs.ConnectionString,
+            ["Outbox:Enabled"] = "false",
+        });
+        var admin = await RegisterClinicAsync(host: isolated.Host);
+        var source = isolated.Host.Services.GetRequiredService<NpgsqlDataSource>();
+
+        // Every connection of the pool held elsewhere (bounded: the background workers borrow some now and then).
+        var held = new List<NpgsqlConnection>();
+        for (var attempt = 0; held.Count < poolSize && attempt < 50; attempt++)
+        {
+            try
+            {
+                held.Add(await source.OpenConnectionAsync(Ct));
+            }
+            catch (NpgsqlException)
+            {
+                // a worker held one for a moment; try again
+            }
+        }
+
+        Assert.Equal(poolSize, held.Count);
+        try
+        {
+            var me = await isolated.Host.Scenario(s =>
+            {
+                s.Get.Url("/api/auth/me");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
+            });
+            await ErrorAsync(me, ErrorCodes.ServiceUnavailable);
+            Assert.Equal(ErrorWriter.ServiceUnavailableRetrySeconds, me.Context.Response.Headers.RetryAfter.ToString());
+
+            var patient = await isolated.Host.Scenario(s =>
+            {
+                s.Post.Json(new { fullName = "Nadie Esperando" }).ToUrl("/api/patients");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
+            });
+            await ErrorAsync(patient, ErrorCodes.ServiceUnavailable);
+        }
+        finally
+        {
+            foreach (var connection in held)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/api/auth/me");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBeOk();
+        });
+        await using var check = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database));
+        Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(check, "select count(*) from patients"));
     }
 }

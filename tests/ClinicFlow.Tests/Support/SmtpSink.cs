@@ -24,6 +24,9 @@ public sealed class SmtpSink : IAsyncDisposable
     /// <summary>When set, the sink answers every RCPT with a temporary failure (the outbox must retry).</summary>
     public bool RejectAll { get; set; }
 
+    /// <summary>How long the sink takes to accept each message (a slow provider).</summary>
+    public TimeSpan AcceptDelay { get; set; }
+
     public IReadOnlyCollection<ReceivedMail> Messages => _messages.ToArray();
 
     /// <summary>Waits (at most <paramref name="timeout"/>) for a message to <paramref name="recipient"/>.</summary>
@@ -103,6 +106,11 @@ public sealed class SmtpSink : IAsyncDisposable
                         body.AppendLine(dataLine.StartsWith("..", StringComparison.Ordinal) ? dataLine[1..] : dataLine);
                     }
 
+                    if (AcceptDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(AcceptDelay);
+                    }
+
                     _messages.Enqueue(new ReceivedMail(from ?? "", [.. to], body.ToString()));
                     await writer.WriteLineAsync("250 queued");
                     break;
@@ -141,6 +149,16 @@ public sealed class SmtpSink : IAsyncDisposable
 
 public sealed record ReceivedMail(string From, IReadOnlyList<string> To, string Raw)
 {
+    /// <summary>The Message-Id header (the outbox sets it to the message's id).</summary>
+    public string MessageId
+    {
+        get
+        {
+            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(Raw));
+            return MimeKit.MimeMessage.Load(stream).MessageId ?? "";
+        }
+    }
+
     /// <summary>The decoded text of the message.</summary>
     public string Text
     {
