@@ -22,6 +22,7 @@ builder.Services.AddRetentionPurge();
 builder.Services.AddWhatsApp();
 builder.Services.AddWhatsAppInbox();
 builder.Services.AddClinicHttp(builder.Configuration);
+builder.Services.AddClinicTelemetry(builder.Configuration);
 builder.Services.AddCarter();
 
 var app = builder.Build();

@@ -54,6 +54,8 @@ public static class RateLimits
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.OnRejected = (context, _) =>
             {
+                var policy = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>()?.PolicyName;
+                Telemetry.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("policy", policy ?? "unknown"));
                 if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
                 {
                     SetRetryAfter(context.HttpContext, retryAfter);
@@ -125,6 +127,7 @@ public sealed class FailedAttemptLimiter : IDisposable
             RateLimits.SetRetryAfter(http, retryAfter);
         }
 
+        Telemetry.RateLimitRejections.Add(1, new KeyValuePair<string, object?>("policy", RateLimits.FailedAuth));
         return true;
     }
 
