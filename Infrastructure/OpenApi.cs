@@ -158,26 +158,74 @@ public static class OpenApi
     /// characters) lose their JSON type in the generated schema: give it back, with null where the
     /// member may be null, so generated clients type every property.
     /// </summary>
-    private static void TypeConverted(OpenApiSchema schema, OpenApiSchemaTransformerContext context)
+    private static void TypeConverted(OpenApiSchema schema, OpenApiSchemaTransformerContext context) =>
+        Complete(schema, context.JsonTypeInfo.Type, IsNullable(context));
+
+    private static void Complete(OpenApiSchema schema, Type type, bool nullable)
     {
-        var type = context.JsonTypeInfo.Type;
         var underlying = Nullable.GetUnderlyingType(type);
-        if (schema.Type is not null || (type != typeof(string) && (underlying ?? type) != typeof(DateTimeOffset)))
+        var plain = underlying ?? type;
+        nullable |= underlying is not null;
+        if (schema.Type is null)
         {
+            if (plain == typeof(string) || plain == typeof(DateTimeOffset) || plain.IsEnum)
+            {
+                schema.Type = JsonSchemaType.String;
+                if (plain == typeof(DateTimeOffset))
+                {
+                    schema.Format = "date-time";
+                }
+
+                if (plain.IsEnum)
+                {
+                    // A shared enum schema: each use that may be null says so itself (oneOf null).
+                    schema.Enum = schema.Enum?.Where(e => e is not null).ToList();
+                }
+                else if (nullable)
+                {
+                    schema.Type |= JsonSchemaType.Null;
+                }
+            }
+            else if (plain == typeof(JsonElement))
+            {
+                // Free-form JSON the API passes through (a JWK, an audit entry's changes): an object.
+                schema.Type = nullable ? JsonSchemaType.Object | JsonSchemaType.Null : JsonSchemaType.Object;
+                schema.AdditionalProperties ??= new OpenApiSchema();
+                schema.AdditionalPropertiesAllowed = true;
+            }
+
             return;
         }
 
-        schema.Type = JsonSchemaType.String;
-        if ((underlying ?? type) == typeof(DateTimeOffset))
+        // Collections of converted types come out with untyped items: type them from the element type.
+        if (plain != typeof(string) && DictionaryValue(plain) is { } value && schema.AdditionalProperties is OpenApiSchema values)
         {
-            schema.Format = "date-time";
+            Complete(values, value, nullable: false);
         }
-
-        if (underlying is not null || IsNullable(context))
+        else if (plain != typeof(string) && ElementType(plain) is { } element && schema.Type.Value.HasFlag(JsonSchemaType.Array))
         {
-            schema.Type |= JsonSchemaType.Null;
+            if (schema.Items is null)
+            {
+                schema.Items = new OpenApiSchema();
+            }
+
+            if (schema.Items is OpenApiSchema items)
+            {
+                Complete(items, element, nullable: false);
+            }
         }
     }
+
+    private static Type? ElementType(Type type) =>
+        type.IsArray ? type.GetElementType()
+        : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?
+            .GetGenericArguments()[0];
+
+    private static Type? DictionaryValue(Type type) =>
+        type.GetInterfaces().Append(type)
+            .FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>)
+                || i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>))?
+            .GetGenericArguments()[1];
 
     private static readonly NullabilityInfoContext Nullability = new();
 

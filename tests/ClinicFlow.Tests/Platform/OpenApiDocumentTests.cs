@@ -116,6 +116,25 @@ public sealed class OpenApiDocumentTests(AppFixture app) : ApiTest(app)
             untyped.Add(path);
         }
 
+        // Arrays name their items' type, enums their values' type, maps their values' type (only the
+        // free-form JSON object may hold anything).
+        if (node.TryGetProperty("type", out var type) && type.ToString().Contains("array", StringComparison.Ordinal)
+            && (!node.TryGetProperty("items", out var items) || !Typed(items)))
+        {
+            untyped.Add($"{path}/items");
+        }
+
+        if (node.TryGetProperty("enum", out _) && !node.TryGetProperty("type", out _))
+        {
+            untyped.Add($"{path}/enum");
+        }
+
+        if (node.TryGetProperty("additionalProperties", out var values) && values.ValueKind == JsonValueKind.Object && !Typed(values)
+            && path != "#/components/schemas/JsonElement")
+        {
+            untyped.Add($"{path}/additionalProperties");
+        }
+
         foreach (var child in node.EnumerateObject())
         {
             Walk(child.Value, $"{path}/{child.Name}", untyped);
