@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -195,13 +196,17 @@ public static class AuthSetup
         services.AddSingleton<SigningKeys>();
         services.AddSingleton<JwtIssuer>();
         services.AddSingleton<PasswordHashing>();
+        services.AddSingleton<CachingTokenHandler>();
         services.TryAddSingletonTimeProvider();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<SigningKeys, IOptions<JwtOptions>>((bearer, keys, jwt) =>
+            .Configure<SigningKeys, IOptions<JwtOptions>, CachingTokenHandler>((bearer, keys, jwt, handler) =>
             {
                 bearer.MapInboundClaims = false;
+                handler.MapInboundClaims = false;
+                bearer.TokenHandlers.Clear();
+                bearer.TokenHandlers.Add(handler);
                 bearer.RequireHttpsMetadata = false;
                 bearer.TokenValidationParameters = new TokenValidationParameters
                 {
@@ -262,6 +267,83 @@ public sealed class AuthOptions
 
     /// <summary>PBKDF2-HMAC-SHA512 iterations; OWASP recommends 210 000.</summary>
     public int PasswordIterations { get; set; } = 210_000;
+
+    /// <summary>How many validated tokens are remembered (0: check every signature).</summary>
+    public int TokenCacheSize { get; set; } = 10_000;
+}
+
+/// <summary>
+/// The bearer token check with a memory: a token string whose signature and claims were verified
+/// once is not verified again until its own expiry (an ES256 check costs more than the rest of a
+/// small request). Only successes are kept, keyed by the exact string, bounded in number, never
+/// served past <c>exp</c>. Revocation is untouched: the tenant gate still reads the user's token
+/// version, active flag and clinic on every request.
+/// </summary>
+public sealed class CachingTokenHandler(IOptions<AuthOptions> options) : JsonWebTokenHandler
+{
+    private sealed record Entry(TokenValidationResult Result, DateTime ExpiresUtc);
+
+    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
+    private readonly int _capacity = Math.Max(0, options.Value.TokenCacheSize);
+
+    public int Count => _cache.Count;
+
+    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+    {
+        if (_capacity > 0 && token is not null && _cache.TryGetValue(token, out var hit))
+        {
+            if (hit.ExpiresUtc > DateTime.UtcNow)
+            {
+                return Copy(hit.Result);
+            }
+
+            _cache.TryRemove(token, out _);
+        }
+
+        var result = await base.ValidateTokenAsync(token, validationParameters);
+        if (_capacity > 0 && result.IsValid && result.SecurityToken is JsonWebToken jwt && jwt.ValidTo > DateTime.UtcNow)
+        {
+            if (_cache.Count >= _capacity)
+            {
+                Sweep();
+            }
+
+            if (_cache.Count < _capacity)
+            {
+                _cache.TryAdd(token!, new Entry(result, jwt.ValidTo));
+            }
+        }
+
+        return result;
+    }
+
+    // Each request gets an identity of its own: nothing a request adds to it reaches another.
+    private static TokenValidationResult Copy(TokenValidationResult cached) => new()
+    {
+        IsValid = true,
+        ClaimsIdentity = cached.ClaimsIdentity.Clone(),
+        SecurityToken = cached.SecurityToken,
+        Issuer = cached.Issuer,
+        TokenType = cached.TokenType,
+    };
+
+    // Full: drop what has expired; if everything is still valid, start over (a bound, not an LRU).
+    private void Sweep()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (key, entry) in _cache)
+        {
+            if (entry.ExpiresUtc <= now)
+            {
+                _cache.TryRemove(key, out _);
+            }
+        }
+
+        if (_cache.Count >= _capacity)
+        {
+            _cache.Clear();
+        }
+    }
 }
 
 public sealed class SuperadminOptions

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -197,5 +198,65 @@ public sealed class TokenTests(AppFixture app) : ApiTest(app)
         var error = await MeWithAsync("not.a.jwt");
 
         Assert.Equal(ErrorCodes.Unauthenticated, error.Code);
+    }
+
+    [Fact]
+    public async Task A_cached_token_is_still_refused_once_revoked_or_its_user_deactivated()
+    {
+        var admin = await RegisterClinicAsync();
+        var other = await RegisterClinicAsync();
+        await MeWithAsync(admin.Token, HttpStatusCode.OK);
+        await MeWithAsync(other.Token, HttpStatusCode.OK);
+        var cache = Host.Services.GetRequiredService<CachingTokenHandler>();
+        Assert.True(cache.Count >= 2);
+
+        await App.ExecuteAsync("update users set token_version = token_version + 1 where id = @UserId", new { admin.UserId });
+        await App.ExecuteAsync("update users set active = false where id = @UserId", new { other.UserId });
+
+        Assert.Equal(ErrorCodes.Unauthenticated, (await MeWithAsync(admin.Token)).Code);
+        Assert.Equal(ErrorCodes.UserInactive, (await MeWithAsync(other.Token, HttpStatusCode.Forbidden)).Code);
+    }
+
+    [Fact]
+    public async Task The_cache_never_serves_a_token_past_its_expiry()
+    {
+        var handler = new CachingTokenHandler(Microsoft.Extensions.Options.Options.Create(new AuthOptions { TokenCacheSize = 10 }));
+        var key = ServiceKey();
+        var parameters = new TokenValidationParameters
+        {
+            ValidIssuer = "clinicflow",
+            ValidAudience = "clinicflow-api",
+            IssuerSigningKey = key,
+            ClockSkew = TimeSpan.Zero,
+        };
+        var now = DateTime.UtcNow;
+        var token = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "clinicflow",
+            Audience = "clinicflow-api",
+            IssuedAt = now.AddMinutes(-1),
+            NotBefore = now.AddMinutes(-1),
+            Expires = now.AddSeconds(1.5),
+            Claims = new Dictionary<string, object> { ["sub"] = Guid.NewGuid().ToString() },
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
+        });
+
+        var first = await handler.ValidateTokenAsync(token, parameters);
+        var second = await handler.ValidateTokenAsync(token, parameters);
+        Assert.True(first.IsValid && second.IsValid);
+        Assert.Equal(1, handler.Count);
+        Assert.NotSame(first.ClaimsIdentity, second.ClaimsIdentity);
+        var tampered = await handler.ValidateTokenAsync(token[..^10] + (token[^10] == 'A' ? "B" : "A") + token[^9..], parameters);
+        Assert.False(tampered.IsValid);
+
+        while (DateTime.UtcNow < now.AddSeconds(1.6))
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        var expired = await handler.ValidateTokenAsync(token, parameters);
+        Assert.False(expired.IsValid);
+        Assert.IsType<SecurityTokenExpiredException>(expired.Exception);
+        Assert.Equal(0, handler.Count);
     }
 }
