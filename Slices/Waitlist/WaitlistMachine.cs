@@ -324,8 +324,9 @@ public static class WaitlistMachine
     }
 
     /// <summary>
-    /// The earliest time for the entry inside both its window and the freed time, not before now: the
-    /// freed time's own start first (the cancelled appointment's time), then the doctor's slot grid;
+    /// The earliest time for the entry inside both its window and the freed time, after now: the freed
+    /// time's own start first when it is still ahead (the cancelled appointment's time), then the
+    /// doctor's slot grid (what is left of a no-show's slot starts at the next step of the grid);
     /// inside the doctor's hours, clear of time off and of other bookings.
     /// </summary>
     private static AppointmentRules.Span? FirstFit(AppointmentRules.DoctorSchedule schedule, List<AppointmentRules.Span> booked,
@@ -339,7 +340,7 @@ public static class WaitlistMachine
             return null;
         }
 
-        if (from >= now && AppointmentRules.IsWithinSchedule(schedule, from, from + duration)
+        if (from > now && AppointmentRules.IsWithinSchedule(schedule, from, from + duration)
             && !booked.Any(b => b.Overlaps(from, from + duration)))
         {
             return new AppointmentRules.Span(from, from + duration);
