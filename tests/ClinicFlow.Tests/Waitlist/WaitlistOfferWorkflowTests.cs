@@ -324,6 +324,31 @@ public sealed class WaitlistOfferWorkflowTests(AppFixture app) : WaitlistTest(ap
     }
 
     [Fact]
+    public async Task Erasing_a_patient_removes_their_entries_and_offers_their_bookings_ahead()
+    {
+        var admin = await RegisterClinicAsync();
+        await EnableWhatsAppAsync(admin);
+        var (doctorId, erased) = await DoctorAndPatientAsync(admin, phone: "+5491144451000");
+        var waiting = await CreatePatientAsync(admin, "Espera Hueco", "+5491144451001");
+        var slot = HoursAhead(3, 15);
+        await BookAsync(admin, doctorId, erased, slot);
+        var erasedEntry = await JoinAsync(admin, erased, doctorId, HoursAhead(1, 12), HoursAhead(2, 18), note: "prefiere tardes");
+        var entry = await JoinAsync(admin, waiting, doctorId, HoursAhead(3, 12), HoursAhead(3, 18));
+
+        await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/patients/{erased}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.NoContent);
+        });
+
+        Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from waitlist_entries where patient_id = @erased", new { erased }));
+        Assert.Empty(await OffersOfAsync(erasedEntry.Id));
+        Assert.Equal(slot, Assert.Single(await OffersOfAsync(entry.Id)).StartsAt);
+        Assert.Contains("patient.erase", (await LastAuditAsync(admin.ClinicId!.Value, "waitlist.offer"))!.Changes, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unquoted_yes_answers_the_offer_when_it_came_after_the_last_reminder()
     {
         var admin = await RegisterClinicAsync();
