@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Waitlist;
 using ClinicFlow.Slices.WhatsApp;
 using Scalar.AspNetCore;
 
@@ -21,6 +22,7 @@ builder.Services.AddStripe();
 builder.Services.AddRetentionPurge();
 builder.Services.AddWhatsApp();
 builder.Services.AddWhatsAppInbox();
+builder.Services.AddWaitlist();
 builder.Services.AddClinicHttp(builder.Configuration);
 builder.Services.AddClinicTelemetry(builder.Configuration);
 builder.Services.AddCarter();

@@ -92,7 +92,8 @@ public static class WhatsAppApi
 /// The WhatsApp channel: posts to <c>{GraphBaseUrl}/{phoneNumberId}/messages</c> with the clinic's
 /// access token, opened from its sealed copy only for the request. Right before sending it checks
 /// that the message is still wanted (not cancelled, patient neither blocked nor erased, a reminder's
-/// appointment still ahead), so a change committed after the claim still stops it.
+/// appointment still ahead, a waitlist offer still open), so a change committed after the claim
+/// still stops it.
 /// </summary>
 public sealed class WhatsAppChannel(
     NpgsqlDataSource db,
@@ -108,14 +109,18 @@ public sealed class WhatsAppChannel(
                (m.kind is distinct from 'reminder' or exists (
                    select 1 from appointments a
                    where a.clinic_id = m.clinic_id and a.id = m.appointment_id
-                     and a.status in ('scheduled', 'confirmed') and a.starts_at > now())) as appointment_ok
+                     and a.status in ('scheduled', 'confirmed') and a.starts_at > now())) as appointment_ok,
+               (m.kind is distinct from 'waitlist_offer' or exists (
+                   select 1 from waitlist_offers o
+                   where o.clinic_id = m.clinic_id and o.message_id = m.id
+                     and o.status = 'offered' and o.expires_at > now())) as offer_ok
         from outbox_messages m
         left join whatsapp_configs w on w.clinic_id = m.clinic_id
         where m.id = @Id
         """;
 
     private sealed record SendContext(string? PhoneNumberId, string? AccessTokenSealed, bool Enabled, string Status, bool PatientOk,
-        bool AppointmentOk);
+        bool AppointmentOk, bool OfferOk);
 
     public string Name => WhatsAppApi.Channel;
 
@@ -148,6 +153,11 @@ public sealed class WhatsAppChannel(
         if (!context.AppointmentOk)
         {
             throw new OutboxDropException("The appointment is no longer ahead.");
+        }
+
+        if (!context.OfferOk)
+        {
+            throw new OutboxDropException("The waitlist offer is no longer open.");
         }
 
         if (!context.Enabled || context.PhoneNumberId is null || context.AccessTokenSealed is null)

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using ClinicFlow.Infrastructure;
+using Dapper;
+using Npgsql;
 
 namespace ClinicFlow.Slices.Appointments;
 
@@ -91,7 +93,22 @@ public static class AppointmentReminders
     public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, Guid appointmentId, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        var context = await scope.QuerySingleOrDefaultAsync<Context>(ContextSql, new { ClinicId = clinicId, Id = appointmentId }, ct);
+        var queued = await QueueAsync(scope.Connection, scope.Transaction, clinicId, appointmentId, now, ct);
+        if (queued > 0)
+        {
+            scope.OutboxTouched = true;
+        }
+
+        return queued;
+    }
+
+    /// <summary>As above, on a connection outside a request (a waitlist offer booked over WhatsApp); the caller wakes the sender.</summary>
+    public static async Task<int> QueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid clinicId,
+        Guid appointmentId, DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var context = await connection.QuerySingleOrDefaultAsync<Context>(new CommandDefinition(ContextSql,
+            new { ClinicId = clinicId, Id = appointmentId }, transaction, cancellationToken: ct));
         if (context is null || !context.Enabled || context.Phone is null || context.Unreachable
             || !AppointmentRules.CanReschedule(context.Status))
         {
@@ -109,7 +126,7 @@ public static class AppointmentReminders
             return 0;
         }
 
-        await scope.ExecuteAsync(InsertSql, new
+        await connection.ExecuteAsync(new CommandDefinition(InsertSql, new
         {
             ClinicId = clinicId,
             Recipient = context.Phone,
@@ -118,8 +135,7 @@ public static class AppointmentReminders
             Ids = dues.Select(_ => Guid.CreateVersion7()).ToArray(),
             Payloads = dues.Select(_ => payload).ToArray(),
             Dues = dues,
-        }, ct);
-        scope.OutboxTouched = true;
+        }, transaction, cancellationToken: ct));
         return dues.Length;
     }
 

@@ -150,12 +150,20 @@ public static class AppointmentRules
     /// The doctor's schedule around [from, to), or null when the clinic has no such doctor. With
     /// <paramref name="forBooking"/> the doctor's row is locked first, so bookings of one doctor take turns.
     /// </summary>
-    public static async Task<DoctorSchedule?> LoadScheduleAsync(DbScope scope, Guid clinicId, Guid doctorId,
+    public static Task<DoctorSchedule?> LoadScheduleAsync(DbScope scope, Guid clinicId, Guid doctorId,
         DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        using var results = await scope.Connection.QueryMultipleAsync(scope.Command(forBooking ? BookingScheduleSql : ScheduleSql,
-            new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, ct));
+        return LoadScheduleAsync(scope.Connection, scope.Transaction, clinicId, doctorId, from, to, ct, forBooking);
+    }
+
+    /// <summary>As above, on a connection outside a request (the WhatsApp worker books waitlist offers).</summary>
+    public static async Task<DoctorSchedule?> LoadScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid clinicId,
+        Guid doctorId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var results = await connection.QueryMultipleAsync(new CommandDefinition(forBooking ? BookingScheduleSql : ScheduleSql,
+            new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, transaction, cancellationToken: ct));
         if (forBooking)
         {
             await results.ReadAsync<int>();

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Waitlist;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Appointments;
@@ -7,7 +8,7 @@ namespace ClinicFlow.Slices.Appointments;
 /// <summary>
 /// DELETE /api/appointments/series/{seriesId}?from=YYYY-MM-DD: cancels this and the following
 /// occurrences (on or after <c>from</c> in the clinic's zone, still ahead and holding their slot),
-/// which frees their slots; earlier and attended ones stay as they are.
+/// which frees their slots (offered to the waiting list); earlier and attended ones stay as they are.
 /// </summary>
 public sealed class CancelAppointmentSeries : ICarterModule
 {
@@ -67,11 +68,17 @@ public sealed class CancelAppointmentSeries : ICarterModule
             return TypedResults.Ok(new Response(seriesId, []));
         }
 
-        var rows = await tenant.QueryAsync<Row>(CancelSql, new { tenant.ClinicId, Ids = cancelled.Select(a => a.Id).ToArray() }, ct);
+        var rows = (await tenant.QueryAsync<Row>(CancelSql, new { tenant.ClinicId, Ids = cancelled.Select(a => a.Id).ToArray() }, ct)).ToList();
         foreach (var appointment in cancelled)
         {
             await tenant.AuditAsync("appointment.cancel", "appointment", appointment.Id,
                 new { from = appointment.Status, to = AppointmentRules.Cancelled, seriesId }, ct);
+        }
+
+        // The freed slots are offered to the waiting list in this transaction.
+        foreach (var row in rows)
+        {
+            await WaitlistMachine.ReleaseAsync(tenant, tenant.ClinicId, row.DoctorId, row.StartsAt, row.EndsAt, "appointment.cancel", now, ct);
         }
 
         return TypedResults.Ok(new Response(seriesId, rows.Select(r => r.ToResponse()).ToList()));

@@ -2,13 +2,13 @@ using Carter;
 using ClinicFlow.Infrastructure;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
 
 namespace ClinicFlow.Slices.Appointments;
 
 /// <summary>
-/// POST /api/appointments: books a patient with a doctor inside the doctor's hours; the database's
-/// exclusion constraint refuses a double booking, also between concurrent requests.
+/// POST /api/appointments: books a patient with a doctor inside the doctor's hours through the one
+/// booking path (<see cref="AppointmentBooking"/>); the database's exclusion constraint refuses a
+/// double booking, also between concurrent requests.
 /// </summary>
 public sealed class CreateAppointment : ICarterModule
 {
@@ -42,23 +42,12 @@ public sealed class CreateAppointment : ICarterModule
         }
     }
 
-    // Share-locked so a concurrent block or erasure waits for this booking instead of racing it.
-    private const string PatientSql = """
-        select blocked
-        from patients
-        where clinic_id = @ClinicId and id = @PatientId and erased_at is null
-        for share
-        """;
-
-    // The insert and the answer in one round trip; the answer is read through appointment_details.
-    private const string InsertSql = """
-        insert into appointments (id, clinic_id, doctor_id, patient_id, starts_at, ends_at, reason, notes, outside_schedule,
-                                  created_by)
-        values (@Id, @ClinicId, @DoctorId, @PatientId, @StartsAt, @EndsAt, @Reason, @Notes, @OutsideSchedule, @CreatedBy);
+    // The answer is read through appointment_details.
+    private const string ReadSql = """
         select id, doctor_id, patient_id, starts_at, ends_at, status, reason, notes, outside_schedule, created_at, updated_at,
                doctor_name, patient_name
         from appointment_details
-        where clinic_id = @ClinicId and id = @Id;
+        where clinic_id = @ClinicId and id = @Id
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
@@ -91,66 +80,25 @@ public sealed class CreateAppointment : ICarterModule
             return AppointmentRules.StartsInThePast();
         }
 
-        // The patient before the doctor, the order an erasure takes them in (patient, then its
-        // appointments, which touch their doctors' calendars), so the two never wait on each other.
-        var blocked = await tenant.QuerySingleOrDefaultAsync<bool?>(PatientSql, new { tenant.ClinicId, request.PatientId }, ct);
-        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, request.DoctorId!.Value, start, end, ct,
-            forBooking: true);
-        if (schedule is null || blocked is null)
+        var booking = new AppointmentBooking.Booking(tenant.ClinicId, request.DoctorId!.Value, request.PatientId!.Value, start, end,
+            request.Reason.TrimToNull(), request.Notes.TrimToNull(), allowOutside, tenant.UserId);
+        var booked = await AppointmentBooking.BookAsync(tenant.Connection, tenant.Transaction, booking, ct);
+        if (booked.Outcome != AppointmentBooking.Outcome.Booked)
         {
-            return ApiProblem.NotFound();
+            return AppointmentBooking.Refusal(booked.Outcome);
         }
 
-        if (blocked.Value)
-        {
-            return AppointmentRules.PatientBlocked();
-        }
-
-        if (!schedule.Active)
-        {
-            return AppointmentRules.DoctorInactive();
-        }
-
-        var within = AppointmentRules.IsWithinSchedule(schedule, start, end);
-        if (!within && !allowOutside)
-        {
-            return AppointmentRules.OutsideSchedule();
-        }
-
-        var values = new
-        {
-            Id = Guid.CreateVersion7(),
-            tenant.ClinicId,
-            DoctorId = request.DoctorId.Value,
-            PatientId = request.PatientId!.Value,
-            StartsAt = start,
-            EndsAt = end,
-            Reason = request.Reason.TrimToNull(),
-            Notes = request.Notes.TrimToNull(),
-            OutsideSchedule = !within,
-            CreatedBy = tenant.UserId,
-        };
-
-        Row row;
-        try
-        {
-            row = await tenant.QuerySingleAsync<Row>(InsertSql, values, ct);
-        }
-        catch (PostgresException e) when (AppointmentRules.IsOverlap(e))
-        {
-            return AppointmentRules.Overlap();
-        }
-
+        var row = await tenant.QuerySingleAsync<Row>(ReadSql, new { tenant.ClinicId, booked.Id }, ct);
         await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, row.Id, clock.GetUtcNow(), ct);
 
         // Ids and field names only: reason and notes can describe the patient's health.
         var fields = new List<string> { "doctorId", "patientId", "startsAt", "endsAt" };
-        if (values.Reason is not null)
+        if (booking.Reason is not null)
         {
             fields.Add("reason");
         }
 
-        if (values.Notes is not null)
+        if (booking.Notes is not null)
         {
             fields.Add("notes");
         }
@@ -158,9 +106,9 @@ public sealed class CreateAppointment : ICarterModule
         await tenant.AuditAsync("appointment.create", "appointment", row.Id, new
         {
             fields,
-            doctorId = values.DoctorId,
-            patientId = values.PatientId,
-            outsideSchedule = values.OutsideSchedule,
+            doctorId = booking.DoctorId,
+            patientId = booking.PatientId,
+            outsideSchedule = booked.OutsideSchedule,
         }, ct);
         return TypedResults.Created($"/api/appointments/{row.Id}", row.ToResponse());
     }

@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Waitlist;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -104,6 +105,13 @@ public sealed class RecordAttendance : ICarterModule
             _ => "appointment.complete",
         };
         await tenant.AuditAsync(action, "appointment", id, new { from = current.Status, to = status }, ct);
+
+        // A no-show frees what is left of the slot: the waiting list is offered it in this transaction.
+        if (status == AppointmentRules.NoShow)
+        {
+            await WaitlistMachine.ReleaseAsync(tenant, tenant.ClinicId, row.DoctorId, row.StartsAt, row.EndsAt, "appointment.no_show", now, ct);
+        }
+
         return TypedResults.Ok(row.ToResponse());
     }
 

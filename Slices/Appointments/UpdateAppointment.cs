@@ -1,5 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Waitlist;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -209,6 +210,13 @@ public sealed class UpdateAppointment : ICarterModule
         if (edited.Count > 0)
         {
             await tenant.AuditAsync("appointment.update", "appointment", id, new { fields = edited }, ct);
+        }
+
+        // A cancellation or no-show frees the slot: the waiting list is offered it in this transaction.
+        if (statusChanged && AppointmentRules.Released.Contains(status))
+        {
+            await WaitlistMachine.ReleaseAsync(tenant, tenant.ClinicId, current.DoctorId, current.StartsAt, current.EndsAt,
+                status == AppointmentRules.Cancelled ? "appointment.cancel" : "appointment.no_show", now, ct);
         }
 
         return TypedResults.Ok(row.ToResponse());

@@ -5,15 +5,15 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace ClinicFlow.Slices.Clinics;
 
 /// <summary>
-/// GET /api/clinics/current: the caller's clinic profile, reminder rules and ICS privacy. The consent
-/// product reads the same row as GET /api/practice ("practice" is its name for the clinic), so that
-/// route is this one operation under a second path and operation id.
+/// GET /api/clinics/current: the caller's clinic profile, reminder rules, ICS privacy and waitlist
+/// offer time. The consent product reads the same row as GET /api/practice ("practice" is its name
+/// for the clinic), so that route is this one operation under a second path and operation id.
 /// </summary>
 public sealed class GetCurrentClinic : ICarterModule
 {
     private const string Sql = """
         select id, name, timezone, country, currency, locale, phone, address, plan, subscription_status,
-               subscription_expires_at, reminder_hours, ics_show_patient_names, active, created_at
+               subscription_expires_at, reminder_hours, ics_show_patient_names, offer_minutes, active, created_at
         from clinics
         where id = @ClinicId
         """;
@@ -66,6 +66,9 @@ public sealed class GetCurrentClinic : ICarterModule
         public int[] ReminderHours { get; init; } = [];
 
         public bool IcsShowPatientNames { get; init; }
+
+        /// <summary>How long a waitlist offer stays open (docs/waitlist.md).</summary>
+        public int OfferMinutes { get; init; }
 
         public bool Active { get; init; }
 

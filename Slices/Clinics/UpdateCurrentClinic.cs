@@ -5,15 +5,17 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Clinics;
 
-/// <summary>PATCH /api/clinics/current: an admin updates the clinic profile, reminder rules and ICS privacy.</summary>
+/// <summary>PATCH /api/clinics/current: an admin updates the clinic profile, reminder rules, ICS privacy and waitlist offer time.</summary>
 public sealed class UpdateCurrentClinic : ICarterModule
 {
     /// <summary>Every field is optional: null leaves it unchanged; an empty phone or address clears it.</summary>
     public sealed record Request(string? Name, string? Timezone, string? Country, string? Currency, string? Locale,
-        string? Phone, string? Address, int[]? ReminderHours, bool? IcsShowPatientNames);
+        string? Phone, string? Address, int[]? ReminderHours, bool? IcsShowPatientNames, int? OfferMinutes = null);
 
     public const int MaxReminders = 5;
     public const int MaxReminderHours = 168;
+    public const int MinOfferMinutes = 5;
+    public const int MaxOfferMinutes = 1440;
 
     public sealed class Validator : AbstractValidator<Request>
     {
@@ -34,12 +36,13 @@ public sealed class UpdateCurrentClinic : ICarterModule
                 .Must(h => h!.Length <= MaxReminders && h.Distinct().Count() == h.Length && h.All(x => x is >= 1 and <= MaxReminderHours))
                 .When(r => r.ReminderHours is not null)
                 .WithMessage($"Give up to {MaxReminders} distinct hours, each between 1 and {MaxReminderHours}.");
+            RuleFor(r => r.OfferMinutes).InclusiveBetween(MinOfferMinutes, MaxOfferMinutes);
         }
     }
 
     private const string BeforeSql = """
         select id, name, timezone, country, currency, locale, phone, address, plan, subscription_status,
-               subscription_expires_at, reminder_hours, ics_show_patient_names, active, created_at
+               subscription_expires_at, reminder_hours, ics_show_patient_names, offer_minutes, active, created_at
         from clinics
         where id = @ClinicId
         for update
@@ -56,10 +59,11 @@ public sealed class UpdateCurrentClinic : ICarterModule
             address = nullif(coalesce(@Address, address), ''),
             reminder_hours = coalesce(@ReminderHours::int[], reminder_hours),
             ics_show_patient_names = coalesce(@IcsShowPatientNames, ics_show_patient_names),
+            offer_minutes = coalesce(@OfferMinutes, offer_minutes),
             updated_at = now()
         where id = @ClinicId
         returning id, name, timezone, country, currency, locale, phone, address, plan, subscription_status,
-                  subscription_expires_at, reminder_hours, ics_show_patient_names, active, created_at
+                  subscription_expires_at, reminder_hours, ics_show_patient_names, offer_minutes, active, created_at
         """;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
@@ -67,7 +71,7 @@ public sealed class UpdateCurrentClinic : ICarterModule
             .MapPatch("/current", Handle)
             .RequireAdmin()
             .WithName(nameof(UpdateCurrentClinic))
-            .WithSummary("Update the clinic profile, reminder rules (hours before) and ICS privacy");
+            .WithSummary("Update the clinic profile, reminder rules (hours before), ICS privacy and waitlist offer minutes");
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(
         Request request, Tenant tenant, Validator validator, CancellationToken ct)
@@ -96,6 +100,7 @@ public sealed class UpdateCurrentClinic : ICarterModule
             Address = request.Address?.Trim(),
             ReminderHours = request.ReminderHours?.OrderDescending().ToArray(),
             request.IcsShowPatientNames,
+            request.OfferMinutes,
         }, ct);
 
         var changes = Changes(before, after);
@@ -131,6 +136,7 @@ public sealed class UpdateCurrentClinic : ICarterModule
         }
 
         Compare("icsShowPatientNames", before.IcsShowPatientNames, after.IcsShowPatientNames);
+        Compare("offerMinutes", before.OfferMinutes, after.OfferMinutes);
         return changes;
     }
 
@@ -162,6 +168,9 @@ public sealed class UpdateCurrentClinic : ICarterModule
         public int[] ReminderHours { get; init; } = [];
 
         public bool IcsShowPatientNames { get; init; }
+
+        /// <summary>How long a waitlist offer stays open (docs/waitlist.md).</summary>
+        public int OfferMinutes { get; init; }
 
         public bool Active { get; init; }
 

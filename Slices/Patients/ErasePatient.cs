@@ -3,6 +3,7 @@ using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Appointments;
 using ClinicFlow.Slices.Photos;
 using ClinicFlow.Slices.TreatmentPlans;
+using ClinicFlow.Slices.Waitlist;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ClinicFlow.Slices.Patients;
@@ -41,6 +42,15 @@ public sealed class ErasePatient : ICarterModule
         """;
 
 
+    // The bookings still ahead that the anonymisation below cancels: their slots go to the waiting list.
+    private const string AheadSql = """
+        select doctor_id, starts_at, ends_at
+        from appointments
+        where clinic_id = @ClinicId and patient_id = @Id and status in ('scheduled', 'confirmed') and starts_at > now()
+        """;
+
+    private sealed record Freed(Guid DoctorId, DateTimeOffset StartsAt, DateTimeOffset EndsAt);
+
     // Consent forms: open ones go; submitted ones are signed records under the retention duty, kept
     // locked (no link, out of every list) and minimised (the user agent goes) until their
     // retain_until, and the tombstone is kept at least as long (the retention job purges both).
@@ -64,7 +74,7 @@ public sealed class ErasePatient : ICarterModule
             .WithName(nameof(ErasePatient))
             .WithSummary("Erase a patient (DSGVO Art. 17): personal data goes, a tombstone and the audit entry remain");
 
-    private static async Task<Results<NoContent, ApiProblem>> Handle(Guid id, Tenant tenant, CancellationToken ct)
+    private static async Task<Results<NoContent, ApiProblem>> Handle(Guid id, Tenant tenant, TimeProvider clock, CancellationToken ct)
     {
         var erased = await tenant.QuerySingleOrDefaultAsync<Guid?>(Sql, new { tenant.ClinicId, Id = id, ErasedName }, ct);
         if (erased is null)
@@ -72,6 +82,9 @@ public sealed class ErasePatient : ICarterModule
             return ApiProblem.NotFound();
         }
 
+        // The patient leaves the waiting list first, so the slots freed below are never offered back to them.
+        await WaitlistMachine.EraseForPatientAsync(tenant, tenant.ClinicId, id, ct);
+        var freed = (await tenant.QueryAsync<Freed>(AheadSql, new { tenant.ClinicId, Id = id }, ct)).ToList();
         var appointments = await tenant.ExecuteAsync(AppointmentsSql, new { tenant.ClinicId, Id = id }, ct);
         await tenant.ExecuteAsync(ConsentFormsSql, new { tenant.ClinicId, Id = id }, ct);
 
@@ -82,6 +95,12 @@ public sealed class ErasePatient : ICarterModule
 
         // Only the id and a count: the entry must not bring back what was erased.
         await tenant.AuditAsync("patient.erase", "patient", id, new { appointmentsAnonymised = appointments }, ct);
+        foreach (var slot in freed)
+        {
+            await WaitlistMachine.ReleaseAsync(tenant, tenant.ClinicId, slot.DoctorId, slot.StartsAt, slot.EndsAt, "patient.erase",
+                clock.GetUtcNow(), ct);
+        }
+
         return TypedResults.NoContent();
     }
 }

@@ -10,7 +10,10 @@ namespace ClinicFlow.Slices.Patients;
 /// GET /api/patients/{id}/export: an admin answers a DSGVO Art. 15 access or Art. 20 portability
 /// request with one JSON document of everything stored about the patient.
 /// </summary>
-/// <remarks>Appointments, consent forms (as ciphertext), photo metadata with download links, treatment and payment plans, and the audit entries about them.</remarks>
+/// <remarks>
+/// Appointments, consent forms (as ciphertext), photo metadata with download links, treatment and
+/// payment plans, waitlist entries with their offers, and the audit entries about them.
+/// </remarks>
 public sealed class ExportPatientData : ICarterModule
 {
     private const string PatientSql = """
@@ -87,6 +90,20 @@ public sealed class ExportPatientData : ICarterModule
         order by x.payment_plan_id, x.paid_at, x.id;
         """;
 
+    // The patient's waitlist entries, each with the offers made to it.
+    private const string WaitlistSql = """
+        select id, doctor_id, window_from, window_to, duration_minutes, note, status, created_at, updated_at
+        from waitlist_entries
+        where clinic_id = @ClinicId and patient_id = @Id
+        order by id;
+
+        select o.entry_id, o.id, o.doctor_id, o.starts_at, o.ends_at, o.status, o.expires_at, o.appointment_id, o.created_at
+        from waitlist_offers o
+        join waitlist_entries e on e.clinic_id = o.clinic_id and e.id = o.entry_id
+        where o.clinic_id = @ClinicId and e.patient_id = @Id
+        order by o.id;
+        """;
+
     // Entries about the patient's records: photos (also deleted ones, which name the patient), plans, payment plans.
     private const string RecordsAuditSql = """
         select action, entity_type, entity_id, occurred_at, actor_id
@@ -117,6 +134,7 @@ public sealed class ExportPatientData : ICarterModule
         var trail = await tenant.QueryAsync<AuditEntry>(AuditSql, new { tenant.ClinicId, EntityId = id.ToString() }, ct);
         var consentForms = await tenant.QueryAsync<ConsentFormData>(ConsentFormsSql, new { tenant.ClinicId, Id = id }, ct);
         var records = await RecordsAsync(tenant, id, ct);
+        var waitlist = await WaitlistAsync(tenant, id, ct);
         await tenant.AuditAsync("patient.data_export", "patient", id, null, ct);
         return TypedResults.Ok(new Response(clock.GetUtcNow(), clinic, patient, appointments.ToList(), trail.ToList())
         {
@@ -125,7 +143,16 @@ public sealed class ExportPatientData : ICarterModule
             TreatmentPlans = records.Plans,
             PaymentPlans = records.PaymentPlans,
             RecordsAuditTrail = records.Trail,
+            Waitlist = waitlist,
         });
+    }
+
+    private static async Task<List<WaitlistEntryData>> WaitlistAsync(Tenant tenant, Guid id, CancellationToken ct)
+    {
+        using var results = await tenant.Connection.QueryMultipleAsync(tenant.Command(WaitlistSql, new { tenant.ClinicId, Id = id }, ct));
+        var entries = (await results.ReadAsync<WaitlistEntryData>()).ToList();
+        var offers = (await results.ReadAsync<WaitlistOfferData>()).ToLookup(o => o.EntryId);
+        return entries.Select(e => e with { Offers = offers[e.Id].ToList() }).ToList();
     }
 
     private static async Task<(List<PhotoData> Photos, List<TreatmentPlanData> Plans, List<PaymentPlanData> PaymentPlans,
@@ -170,7 +197,19 @@ public sealed class ExportPatientData : ICarterModule
 
         /// <summary>Audit entries about the photos, treatment plans and payment plans.</summary>
         public IReadOnlyList<RecordAuditEntry> RecordsAuditTrail { get; init; } = [];
+
+        /// <summary>The patient's waitlist entries with the offers made to them.</summary>
+        public IReadOnlyList<WaitlistEntryData> Waitlist { get; init; } = [];
     }
+
+    public sealed record WaitlistEntryData(Guid Id, Guid? DoctorId, DateTimeOffset WindowFrom, DateTimeOffset WindowTo, int DurationMinutes,
+        string? Note, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    {
+        public IReadOnlyList<WaitlistOfferData> Offers { get; init; } = [];
+    }
+
+    public sealed record WaitlistOfferData(Guid EntryId, Guid Id, Guid DoctorId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status,
+        DateTimeOffset ExpiresAt, Guid? AppointmentId, DateTimeOffset CreatedAt);
 
     public sealed record ConsentFormData(Guid Id, string Type, string Title, string Body, string Kid, DateTimeOffset CreatedAt,
         DateTimeOffset ExpiresAt, DateTimeOffset? OpenedAt, DateTimeOffset? SubmittedAt, DateTimeOffset? SignedAt,

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Appointments;
 using ClinicFlow.Slices.Clinics;
+using ClinicFlow.Slices.Waitlist;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -45,8 +46,9 @@ public static class WhatsAppInboxSetup
 /// The background worker behind the webhook. Each stored message is handled in one transaction that
 /// holds its row (<c>FOR UPDATE SKIP LOCKED</c>), so with several instances each message is handled
 /// exactly once: a reply to a reminder confirms or cancels the appointment (status machine and audit,
-/// the patient acting via WhatsApp), other text gets the best FAQ answer or a fallback, a blocked
-/// patient gets nothing. Answers leave through the outbox, committed with the handling.
+/// the patient acting via WhatsApp), a reply to a waitlist offer books or declines it, other text gets
+/// the best FAQ answer or a fallback, a blocked patient gets nothing. Answers leave through the
+/// outbox, committed with the handling.
 /// </summary>
 public sealed partial class ProcessInboundMessages(
     NpgsqlDataSource db,
@@ -101,7 +103,7 @@ public sealed partial class ProcessInboundMessages(
         """;
 
     private const string AppointmentSql = """
-        select a.status, a.starts_at, a.patient_id, d.full_name as doctor_name
+        select a.status, a.starts_at, a.ends_at, a.doctor_id, a.patient_id, d.full_name as doctor_name
         from appointments a
         join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
         where a.clinic_id = @ClinicId and a.id = @Id
@@ -148,7 +150,8 @@ public sealed partial class ProcessInboundMessages(
 
     private sealed record PatientRow(Guid Id, bool Blocked);
 
-    private sealed record AppointmentRow(string Status, DateTimeOffset StartsAt, Guid PatientId, string DoctorName);
+    private sealed record AppointmentRow(string Status, DateTimeOffset StartsAt, DateTimeOffset EndsAt, Guid DoctorId, Guid PatientId,
+        string DoctorName);
 
     private sealed record Outcome(string Name, Guid? PatientId, Guid? AppointmentId, string? Reply);
 
@@ -254,7 +257,18 @@ public sealed partial class ProcessInboundMessages(
         string reply;
         string name;
         Guid? appointmentId = null;
-        if (intent != WhatsAppRules.Intent.Other)
+        // A yes or no answers a waitlist offer or a reminder, whichever the patient quoted or, unquoted,
+        // got last (WaitlistMachine.OfferAnsweredAsync; docs/waitlist.md).
+        var offerId = intent == WhatsAppRules.Intent.Other
+            ? null
+            : await WaitlistMachine.OfferAnsweredAsync(connection, transaction, clinicId, reachable, message.ContextMessageId, ct);
+        if (offerId is not null)
+        {
+            var answer = await WaitlistMachine.AnswerAsync(connection, transaction, clinicId, offerId.Value,
+                intent == WhatsAppRules.Intent.Confirm, clinic.Name, clinic.Locale, clinic.Timezone, DateTimeOffset.UtcNow, ct);
+            (name, reply, patientId, appointmentId) = (answer.Outcome, answer.Reply, answer.PatientId, answer.AppointmentId);
+        }
+        else if (intent != WhatsAppRules.Intent.Other)
         {
             var args = new { ClinicId = clinicId, PatientIds = reachable, ContextId = message.ContextMessageId };
             appointmentId = message.ContextMessageId is null || reachable.Length == 0
@@ -324,6 +338,13 @@ public sealed partial class ProcessInboundMessages(
         await connection.AuditAsync(transaction, clinicId, "public", appointment.PatientId,
             target == AppointmentRules.Cancelled ? "appointment.cancel" : "appointment.status", "appointment", appointmentId,
             new { from = appointment.Status, to = target, actor = "patient", via = "whatsapp" }, ct);
+        if (target == AppointmentRules.Cancelled)
+        {
+            // The freed slot is offered to the waiting list in this transaction.
+            await WaitlistMachine.ReleaseAsync(connection, transaction, clinicId, appointment.DoctorId, appointment.StartsAt,
+                appointment.EndsAt, "appointment.cancel", DateTimeOffset.UtcNow, ct);
+        }
+
         return target == AppointmentRules.Cancelled
             ? ("cancelled", WhatsAppRules.Cancelled(date, time, appointment.DoctorName).In(clinic.Locale), appointment.PatientId)
             : ("confirmed", WhatsAppRules.Confirmed(date, time, appointment.DoctorName).In(clinic.Locale), appointment.PatientId);

@@ -34,6 +34,7 @@ public sealed class GetCurrentClinicTests(AppFixture app) : ApiTest(app)
         Assert.NotNull(clinic.SubscriptionExpiresAt);
         Assert.Equal(DefaultReminders, clinic.ReminderHours);
         Assert.False(clinic.IcsShowPatientNames);
+        Assert.Equal(30, clinic.OfferMinutes);
         Assert.True(clinic.Active);
     }
 

@@ -82,6 +82,24 @@ public sealed class UpdateCurrentClinicTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task Sets_how_long_a_waitlist_offer_stays_open()
+    {
+        var admin = await RegisterClinicAsync();
+        Assert.Equal(30, await App.ScalarAsync<int>("select offer_minutes from clinics where id = @ClinicId", new { admin.ClinicId }));
+
+        var result = await Host.Scenario(s =>
+        {
+            s.Patch.Json(Empty with { OfferMinutes = 90 }).ToUrl("/api/clinics/current");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+
+        Assert.Equal(90, (await result.ReadAsJsonAsync<UpdateCurrentClinic.Response>()).OfferMinutes);
+        Assert.Equal(90, await App.ScalarAsync<int>("select offer_minutes from clinics where id = @ClinicId", new { admin.ClinicId }));
+        Assert.Equal("{\"offerMinutes\": 90}", (await LastAuditAsync(admin.ClinicId!.Value, "clinic.update"))!.Changes);
+    }
+
+    [Fact]
     public async Task Clears_phone_with_an_empty_string_and_reminders_with_an_empty_list()
     {
         var admin = await RegisterClinicAsync();
@@ -144,6 +162,8 @@ public sealed class UpdateCurrentClinicTests(AppFixture app) : ApiTest(app)
     [InlineData("{\"reminderHours\": [0]}", "reminderHours")]
     [InlineData("{\"reminderHours\": [169]}", "reminderHours")]
     [InlineData("{\"reminderHours\": [1, 2, 3, 4, 5, 6]}", "reminderHours")]
+    [InlineData("{\"offerMinutes\": 4}", "offerMinutes")]
+    [InlineData("{\"offerMinutes\": 1441}", "offerMinutes")]
     public async Task Rejects_bad_input_with_details(string body, string field)
     {
         var admin = await RegisterClinicAsync();

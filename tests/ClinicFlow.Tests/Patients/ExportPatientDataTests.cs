@@ -45,6 +45,30 @@ public sealed class ExportPatientDataTests(AppFixture app) : SchedulingTest(app)
     }
 
     [Fact]
+    public async Task Exports_the_patients_waitlist_entries_with_their_offers()
+    {
+        var admin = await RegisterClinicAsync();
+        var id = await App.InsertFullPatientAsync(admin.ClinicId);
+        var doctor = await InsertDoctorAsync(admin.ClinicId, "Dr. Espera");
+        var entryId = Guid.CreateVersion7();
+        var offerId = Guid.CreateVersion7();
+        await App.ExecuteAsync("""
+            insert into waitlist_entries (id, clinic_id, patient_id, doctor_id, window_from, window_to, duration_minutes, note, status)
+            values (@entryId, @clinicId, @id, @doctor, @from, @to, 45, 'solo mañanas', 'waiting');
+            insert into waitlist_offers (id, clinic_id, entry_id, doctor_id, starts_at, ends_at, status, expires_at)
+            values (@offerId, @clinicId, @entryId, @doctor, @from, @from + interval '45 minutes', 'expired', now());
+            """, new { entryId, offerId, clinicId = admin.ClinicId, id, doctor, from = HoursAhead(2, 9), to = HoursAhead(3, 9) });
+
+        var body = await (await ExportAsync(admin, id, HttpStatusCode.OK)).ReadAsJsonAsync<ExportPatientData.Response>();
+
+        var entry = Assert.Single(body.Waitlist);
+        Assert.Equal((entryId, (Guid?)doctor, 45, "solo mañanas", "waiting"),
+            (entry.Id, entry.DoctorId, entry.DurationMinutes, entry.Note, entry.Status));
+        var offer = Assert.Single(entry.Offers);
+        Assert.Equal((offerId, "expired", HoursAhead(2, 9)), (offer.Id, offer.Status, offer.StartsAt));
+    }
+
+    [Fact]
     public async Task An_erased_patient_is_not_found()
     {
         var admin = await RegisterClinicAsync();
