@@ -26,9 +26,8 @@ public sealed record RetentionPass(int ConsentForms, int Patients);
 /// (a foreign key says so) is skipped and tried again on a later pass.
 /// </summary>
 public sealed partial class RetentionPurge(NpgsqlDataSource db, IOptions<RetentionOptions> options, ILogger<RetentionPurge> logger)
-    : BackgroundService
+    : PeriodicWorker(logger)
 {
-    private const int MaxBatchesPerWake = 100;
 
     private sealed record Claimed(Guid Id, Guid ClinicId);
 
@@ -54,38 +53,16 @@ public sealed partial class RetentionPurge(NpgsqlDataSource db, IOptions<Retenti
 
     private const string DeletePatientSql = "delete from patients where clinic_id = @ClinicId and id = @Id and erased_at is not null";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string JobName => "Retention purge";
+
+    protected override bool Enabled => options.Value.Enabled;
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.IntervalSeconds);
+
+    protected override async Task<bool> RunPassAsync(CancellationToken ct)
     {
-        var settings = options.Value;
-        if (!settings.Enabled)
-        {
-            return;
-        }
-
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                for (var round = 0; round < MaxBatchesPerWake; round++)
-                {
-                    var pass = await PurgeOnceAsync(stoppingToken);
-                    if (pass.ConsentForms < settings.BatchSize && pass.Patients < settings.BatchSize)
-                    {
-                        break;
-                    }
-                }
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested && Database.IsUnavailable(e))
-            {
-                LogDatabaseUnavailable(logger, e.Message);
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogPurgeFailed(logger, e);
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(settings.IntervalSeconds), stoppingToken);
-        }
+        var pass = await PurgeOnceAsync(ct);
+        return pass.ConsentForms >= options.Value.BatchSize || pass.Patients >= options.Value.BatchSize;
     }
 
     /// <summary>One pass: at most one batch of consent records, then one batch of tombstones.</summary>
@@ -134,12 +111,6 @@ public sealed partial class RetentionPurge(NpgsqlDataSource db, IOptions<Retenti
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Retention purge removed {ConsentForms} consent records and {Patients} patient tombstones")]
     private static partial void LogPurged(ILogger logger, int consentForms, int patients);
-
-    [LoggerMessage(EventId = 31, Level = LogLevel.Error, Message = "Retention purge failed")]
-    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "Retention purge paused, database unavailable: {Reason}")]
-    private static partial void LogDatabaseUnavailable(ILogger logger, string reason);
 }
 
 public static class RetentionSetup

@@ -40,10 +40,8 @@ public static class WaitlistSetup
 /// same transaction.
 /// </summary>
 public sealed partial class ExpireWaitlistOffers(NpgsqlDataSource db, IOptions<WaitlistOptions> options, ILogger<ExpireWaitlistOffers> logger)
-    : BackgroundService
+    : PeriodicWorker(logger)
 {
-    private const int MaxBatchesPerWake = 100;
-
     private const string ClaimOffersSql = """
         select o.id, o.clinic_id, o.entry_id, e.window_to
         from waitlist_offers o
@@ -67,38 +65,16 @@ public sealed partial class ExpireWaitlistOffers(NpgsqlDataSource db, IOptions<W
 
     private sealed record DueEntry(Guid Id, Guid ClinicId);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string JobName => "Waitlist expiry";
+
+    protected override bool Enabled => options.Value.Enabled;
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.IntervalSeconds);
+
+    protected override async Task<bool> RunPassAsync(CancellationToken ct)
     {
-        var settings = options.Value;
-        if (!settings.Enabled)
-        {
-            return;
-        }
-
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                for (var round = 0; round < MaxBatchesPerWake; round++)
-                {
-                    var pass = await ExpireOnceAsync(stoppingToken);
-                    if (pass.Offers < settings.BatchSize && pass.Entries < settings.BatchSize)
-                    {
-                        break;
-                    }
-                }
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested && Database.IsUnavailable(e))
-            {
-                LogDatabaseUnavailable(logger, e.Message);
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogExpiryFailed(logger, e);
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(settings.IntervalSeconds), stoppingToken);
-        }
+        var pass = await ExpireOnceAsync(ct);
+        return pass.Offers >= options.Value.BatchSize || pass.Entries >= options.Value.BatchSize;
     }
 
     /// <summary>One pass: at most one batch of offers past their time, then one batch of entries whose window ended.</summary>
@@ -149,10 +125,4 @@ public sealed partial class ExpireWaitlistOffers(NpgsqlDataSource db, IOptions<W
 
     [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "Waitlist expiry: {Offers} offers expired, {Entries} entries past their window")]
     private static partial void LogExpired(ILogger logger, int offers, int entries);
-
-    [LoggerMessage(EventId = 51, Level = LogLevel.Error, Message = "Waitlist expiry failed")]
-    private static partial void LogExpiryFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "Waitlist expiry paused, database unavailable: {Reason}")]
-    private static partial void LogDatabaseUnavailable(ILogger logger, string reason);
 }
