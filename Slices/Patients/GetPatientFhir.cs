@@ -177,7 +177,7 @@ public sealed class GetPatientFhir : ICarterModule
     }
 
     /// <summary>Our appointment statuses as FHIR R4 appointmentstatus codes (docs/fhir.md).</summary>
-    public static R4.Appointment.AppointmentStatus AppointmentStatus(string status) => status switch
+    private static R4.Appointment.AppointmentStatus AppointmentStatus(string status) => status switch
     {
         "scheduled" or "confirmed" => R4.Appointment.AppointmentStatus.Booked,
         "checked_in" => R4.Appointment.AppointmentStatus.CheckedIn,
@@ -226,7 +226,7 @@ public sealed class GetPatientFhir : ICarterModule
     }
 
     /// <summary>Our consent form statuses as FHIR R4 consent-state-codes (docs/fhir.md).</summary>
-    public static R4.Consent.ConsentState ConsentState(string status) => status switch
+    private static R4.Consent.ConsentState ConsentState(string status) => status switch
     {
         ConsentRules.Pending => R4.Consent.ConsentState.Proposed,
         ConsentRules.Submitted => R4.Consent.ConsentState.Active,
@@ -237,7 +237,7 @@ public sealed class GetPatientFhir : ICarterModule
     };
 
     /// <summary>A form's type as a consentscope code: photos and data processing are privacy consents.</summary>
-    public static string ConsentScope(string type) => type switch
+    private static string ConsentScope(string type) => type switch
     {
         "photo" or "data_processing" => "patient-privacy",
         "research" => "research",
@@ -292,7 +292,7 @@ public sealed class GetPatientFhir : ICarterModule
     }
 
     /// <summary>Our treatment plan statuses as FHIR R4 request-status codes (docs/fhir.md).</summary>
-    public static R4.RequestStatus CarePlanStatus(string status) => status switch
+    private static R4.RequestStatus CarePlanStatus(string status) => status switch
     {
         "draft" or "proposed" => R4.RequestStatus.Draft,
         "accepted" or "in_progress" => R4.RequestStatus.Active,
@@ -325,7 +325,7 @@ public sealed class GetPatientFhir : ICarterModule
     private static readonly HashSet<string> ThreeDecimals = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 
     /// <summary>An amount in minor units as text: 12345 EUR cents → "123.45 EUR".</summary>
-    public static string Money(long minor, string currency)
+    private static string Money(long minor, string currency)
     {
         var decimals = NoDecimals.Contains(currency) ? 0 : ThreeDecimals.Contains(currency) ? 3 : 2;
         var major = minor / (decimal)Math.Pow(10, decimals);
