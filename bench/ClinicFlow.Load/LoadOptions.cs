@@ -10,7 +10,8 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
                 | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]
                 | --scenario idempotency
-                | --scenario consent --plan FILE]
+                | --scenario consent --plan FILE
+                | --scenario fhir --token JWT --patient-id GUID]
           --url          the app's base URL; loopback only (127.0.0.1, localhost, [::1])
           --concurrency  concurrent workers, each with one request in flight (1-512)
           --warmup       seconds of discarded load before measuring, split between the two targets (0-120)
@@ -18,8 +19,10 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
           --rounds       alternating rounds per target; seconds / rounds must be at least 1
           --scenario     auth (default): GET /api/auth/me beside GET /health/ready, as a freshly registered clinic
                          patients: GET /api/patients?q=TERM&limit=20 beside GET /api/patients/ID (primary key)
-          --token        patients: the clinic's bearer token
-          --patient-id   patients: a patient of that clinic, for the primary-key lookup
+                         fhir: GET /api/patients/ID/fhir (the patient's record as a FHIR R4 Bundle) beside
+                         GET /api/patients/ID (primary key)
+          --token        patients, fhir: the clinic's bearer token (fhir: an admin's or a doctor's)
+          --patient-id   patients, fhir: a patient of that clinic, for the primary-key lookup (fhir: and the export)
           --search-terms patients: comma-separated search terms, rotated per request (1-1000 terms)
                          scheduling: one pair after the other, each beside GET /api/patients/ID, each with its own
                          warm-up and rounds: GET /api/appointments/ID, a clinic's day, a doctor's week of availability,
@@ -113,9 +116,9 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
                     options = options with { Rounds = rounds };
                     break;
                 case "--scenario":
-                    if (value is not ("auth" or "patients" or "scheduling" or "idempotency" or "consent"))
+                    if (value is not ("auth" or "patients" or "scheduling" or "idempotency" or "consent" or "fhir"))
                     {
-                        problem = $"--scenario: expected auth, patients, scheduling, idempotency or consent, got '{value}'";
+                        problem = $"--scenario: expected auth, patients, scheduling, idempotency, consent or fhir, got '{value}'";
                         return false;
                     }
 
@@ -185,6 +188,12 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
             && (string.IsNullOrEmpty(options.Token) || options.PatientId == Guid.Empty || options.SearchTerms.Count == 0))
         {
             problem = "--scenario patients needs --token, --patient-id and --search-terms";
+            return false;
+        }
+
+        if (options.Scenario == "fhir" && (string.IsNullOrEmpty(options.Token) || options.PatientId == Guid.Empty))
+        {
+            problem = "--scenario fhir needs --token and --patient-id";
             return false;
         }
 

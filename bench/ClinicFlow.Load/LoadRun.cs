@@ -93,6 +93,16 @@ internal static class LoadRun
                 new("GET /api/patients?q=…&limit=20", "search", searches, authorization),
             ];
         }
+        else if (options.Scenario == "fhir")
+        {
+            var authorization = "Bearer " + options.Token;
+            var patient = "/api/patients/" + options.PatientId.ToString("D");
+            targets =
+            [
+                new("GET /api/patients/{id}", "get", patient, authorization),
+                new("GET /api/patients/{id}/fhir", "fhir", patient + "/fhir", authorization),
+            ];
+        }
         else
         {
             var token = await RegisterAsync(client, progress, ct);

@@ -5,7 +5,8 @@ using ClinicFlow.Load;
 // check + tenant scope + queries) beside GET /health/ready (one round trip, no auth). Scenario
 // patients: the patient search over rotating terms beside the primary-key lookup of one patient.
 // Scenario scheduling: several pairs one after the other (appointment lookup, a clinic's day, a
-// week of availability, an ICS feed, bookings with conflicts), each beside that same lookup.
+// week of availability, an ICS feed, bookings with conflicts), each beside that same lookup. Scenario
+// fhir: a patient's record as a FHIR R4 Bundle beside the primary-key lookup of that patient.
 // Loopback only; bounded.
 if (!LoadOptions.TryParse(args, out var options, out var problem))
 {
