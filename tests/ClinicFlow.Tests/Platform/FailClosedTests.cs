@@ -15,7 +15,7 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
         var target = new NpgsqlConnectionStringBuilder(App.Cluster.AdminConnectionString);
         var database = "clinicflow_test_proxy_" + Guid.NewGuid().ToString("N")[..8];
         await using var proxy = new TcpProxy(target.Port);
-        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { Port = proxy.Port, Timeout = 2 };
+        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { Port = proxy.Port, Timeout = 5 };
         var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = appCs.ConnectionString });
         var admin = await RegisterClinicAsync(host: isolated.Host);
 
@@ -58,7 +58,7 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
     {
         const int poolSize = 3;
         var database = "clinicflow_test_pool_" + Guid.NewGuid().ToString("N")[..8];
-        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { MaxPoolSize = poolSize, Timeout = 1 };
+        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { MaxPoolSize = poolSize, Timeout = 2 };
         var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = appCs.ConnectionString,
