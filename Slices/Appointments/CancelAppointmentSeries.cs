@@ -73,6 +73,7 @@ public sealed class CancelAppointmentSeries : ICarterModule
         {
             await tenant.AuditAsync("appointment.cancel", "appointment", appointment.Id,
                 new { from = appointment.Status, to = AppointmentRules.Cancelled, seriesId }, ct);
+            await AppointmentReminders.DropAsync(tenant, tenant.ClinicId, appointment.Id, "appointment cancelled", ct);
         }
 
         // The freed slots are offered to the waiting list in this transaction.

@@ -183,6 +183,7 @@ public sealed class CreateAppointmentSeries : ICarterModule
             fields.Add("notes");
         }
 
+        var now = clock.GetUtcNow();
         foreach (var row in rows)
         {
             await tenant.AuditAsync("appointment.create", "appointment", row.Id, new
@@ -193,6 +194,9 @@ public sealed class CreateAppointmentSeries : ICarterModule
                 outsideSchedule = row.OutsideSchedule,
                 seriesId,
             }, ct);
+
+            // Every occurrence is a normal appointment: its reminders are queued like a single booking's.
+            await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, row.Id, now, ct);
         }
 
         var skipped = conflicts.Select(c => new Skipped(c.Occurrence.Date, c.Occurrence.Start, c.Occurrence.End, c.Reason)).ToList();

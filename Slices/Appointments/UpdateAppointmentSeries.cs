@@ -205,6 +205,9 @@ public sealed class UpdateAppointmentSeries : ICarterModule
                     outsideSchedule = outside.GetValueOrDefault(change.Current.Id, change.Current.OutsideSchedule),
                     seriesId,
                 }, ct);
+
+                // Reminders follow the occurrence to its new time, as for a single appointment.
+                await AppointmentReminders.SyncAsync(tenant, tenant.ClinicId, change.Current.Id, moved: true, change.Current.Status, now, ct);
             }
 
             if (change.Edited.Count > 0)

@@ -148,4 +148,66 @@ public sealed class AppointmentRemindersTests(AppFixture app) : WhatsAppTest(app
             Assert.Equal("{}", r.Payload);
         });
     }
+
+    [Fact]
+    public async Task Every_occurrence_of_a_series_gets_reminders_that_follow_its_changes()
+    {
+        var admin = await RegisterClinicAsync();
+        await EnableWhatsAppAsync(admin);
+        var (doctorId, patientId) = await DoctorAndPatientAsync(admin);
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(await App.ScalarAsync<string>(
+            "select timezone from clinics where id = @ClinicId", new { admin.ClinicId }));
+        var startsAt = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(3).AddHours(15), TimeSpan.Zero);
+        var created = await Host.Scenario(s =>
+        {
+            s.Post.Json(new { doctorId, patientId, startsAt, durationMinutes = 30, recurrence = "FREQ=WEEKLY;COUNT=3", allowOutsideSchedule = true })
+                .ToUrl("/api/appointments/series");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var series = await created.ReadAsJsonAsync<CreateAppointmentSeries.Response>();
+        var ids = series.Appointments.Select(a => a.Id).ToList();
+        Assert.Equal(3, ids.Count);
+        var perAppointment = (await RemindersAsync(ids[0])).Count;
+        Assert.True(perAppointment > 0);
+        foreach (var id in ids)
+        {
+            var queued = await RemindersAsync(id);
+            Assert.Equal(perAppointment, queued.Count);
+            Assert.All(queued, r => Assert.Equal(("pending", "+5491122334455"), (r.Status, r.Recipient)));
+        }
+
+        // This and following from the second: an hour later; their reminders follow, the first's stay.
+        var second = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(series.Appointments[1].StartsAt, zone).DateTime);
+        var laterLocal = TimeZoneInfo.ConvertTime(series.Appointments[1].StartsAt, zone).AddHours(1);
+        await Host.Scenario(s =>
+        {
+            s.Patch.Json(new { from = second.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+                    time = laterLocal.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture), allowOutsideSchedule = true })
+                .ToUrl($"/api/appointments/series/{series.SeriesId}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        Assert.All(await RemindersAsync(ids[0]), r => Assert.Equal("pending", r.Status));
+        foreach (var id in ids.Skip(1))
+        {
+            var reminders = await RemindersAsync(id);
+            Assert.Equal(perAppointment, reminders.Count(r => r.Status == "cancelled"));
+            var pending = reminders.Where(r => r.Status == "pending").ToList();
+            Assert.Equal(perAppointment, pending.Count);
+            Assert.All(pending, r => Assert.Contains(laterLocal.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture), r.Payload,
+                StringComparison.Ordinal));
+        }
+
+        // Cancelling from the third drops its unsent reminders only.
+        var third = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(series.Appointments[2].StartsAt, zone).DateTime);
+        await Host.Scenario(s =>
+        {
+            s.Delete.Url($"/api/appointments/series/{series.SeriesId}?from={third:yyyy-MM-dd}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        Assert.All(await RemindersAsync(ids[2]), r => Assert.Equal("cancelled", r.Status));
+        Assert.Equal(perAppointment, (await RemindersAsync(ids[1])).Count(r => r.Status == "pending"));
+    }
 }
