@@ -110,7 +110,8 @@ bench_start() {
   app_port=$(free_port)
   base="http://127.0.0.1:$app_port"
   export ASPNETCORE_ENVIRONMENT=$environment
-  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Database=clinicflow;Username=clinicflow;Password=clinicflow"
+  # BENCH_CONNECTION_EXTRA adds connection-string settings under test (e.g. "No Reset On Close=true").
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Database=clinicflow;Username=clinicflow;Password=clinicflow${BENCH_CONNECTION_EXTRA:+;$BENCH_CONNECTION_EXTRA}"
   export Superadmin__ApiKey="bench-$RANDOM$RANDOM$RANDOM"
   export PublicBaseUrl="$base"
   # The limiter would otherwise cut the run after 100 requests; the benchmark measures the rest of the pipeline.
