@@ -46,8 +46,13 @@ public sealed class TelemetryTests(AppFixture app) : ApiTest(app)
             s.StatusCodeShouldBe(HttpStatusCode.TooManyRequests);
         });
 
-        Assert.True(isolated.Host.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
-        Assert.True(isolated.Host.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
+        var tracer = isolated.Host.Services.GetRequiredService<TracerProvider>();
+        var meter = isolated.Host.Services.GetRequiredService<MeterProvider>();
+        Assert.True(tracer.ForceFlush(10_000));
+        Assert.True(meter.ForceFlush(10_000));
+        // The SQL spans come from a process-wide source: stop listening now, not when the run ends.
+        tracer.Dispose();
+        meter.Dispose();
 
         var traces = collector.Text("/v1/traces");
         Assert.Contains("GET /api/auth/me", traces, StringComparison.Ordinal);
