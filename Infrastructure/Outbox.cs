@@ -201,12 +201,24 @@ public sealed partial class OutboxDispatcher(
                 // Nothing is lost: the messages wait in the table until the database is back.
                 LogDatabaseUnavailable(logger, e.Message);
             }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 LogDispatchFailed(logger, e);
             }
 
-            await signal.WaitAsync(TimeSpan.FromSeconds(settings.PollSeconds), stoppingToken);
+            try
+            {
+                await signal.WaitAsync(TimeSpan.FromSeconds(settings.PollSeconds), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // Stopped on purpose: the loop ends cleanly, which the host does not take for a crash.
+                break;
+            }
         }
     }
 

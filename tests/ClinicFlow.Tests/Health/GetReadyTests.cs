@@ -61,6 +61,13 @@ public sealed class GetReadyTests(AppFixture app) : ApiTest(app)
         });
         await ErrorAsync(result, ErrorCodes.ServiceUnavailable);
         Assert.Equal(ErrorWriter.ServiceUnavailableRetrySeconds, result.Context.Response.Headers.RetryAfter.ToString());
+        // A worker stopped is not a crash: the process goes on serving, only readiness says no.
+        await Task.Delay(200, Ct);
+        await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/health/live");
+            s.StatusCodeShouldBeOk();
+        });
     }
 
     [Fact]
