@@ -54,8 +54,12 @@ public interface IOutboxChannel
     Task<string?> SendAsync(OutboxMessage message, CancellationToken ct);
 }
 
-/// <summary>Wakes the dispatcher right after a request committed a message, instead of at the next poll.</summary>
-public sealed class OutboxSignal
+/// <summary>
+/// Wakes a polling worker right after a request committed work for it, instead of at the next poll.
+/// Waiting never throws: it returns when woken, when the poll interval passed or when the worker is
+/// stopping (its loop checks its own token), so a stopped worker ends cleanly rather than faulted.
+/// </summary>
+public class WakeSignal
 {
     private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
@@ -69,11 +73,16 @@ public sealed class OutboxSignal
         {
             await _channel.Reader.ReadAsync(cts.Token);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            // the poll interval passed
+            // the poll interval passed, or the worker is stopping
         }
     }
+}
+
+/// <summary>Wakes the outbox dispatcher.</summary>
+public sealed class OutboxSignal : WakeSignal
+{
 }
 
 public static class Outbox
@@ -203,6 +212,7 @@ public sealed partial class OutboxDispatcher(
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                // Stopped on purpose: the loop ends cleanly, which the host does not take for a crash.
                 break;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
@@ -210,15 +220,7 @@ public sealed partial class OutboxDispatcher(
                 LogDispatchFailed(logger, e);
             }
 
-            try
-            {
-                await signal.WaitAsync(TimeSpan.FromSeconds(settings.PollSeconds), stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                // Stopped on purpose: the loop ends cleanly, which the host does not take for a crash.
-                break;
-            }
+            await signal.WaitAsync(TimeSpan.FromSeconds(settings.PollSeconds), stoppingToken);
         }
     }
 

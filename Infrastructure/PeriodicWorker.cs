@@ -5,7 +5,7 @@ namespace ClinicFlow.Infrastructure;
 /// on each wake it runs passes until one comes back short of a full batch (at most
 /// <see cref="MaxPassesPerWake"/>), then sleeps for the interval. A database outage pauses it with a
 /// warning and nothing lost (the rows wait); any other failure is logged and the next wake tries
-/// again. Switched off, it never starts.
+/// again. Switched off, it never starts; stopped, it ends cleanly.
 /// </summary>
 public abstract partial class PeriodicWorker(ILogger logger) : BackgroundService
 {
@@ -45,7 +45,8 @@ public abstract partial class PeriodicWorker(ILogger logger) : BackgroundService
                 LogFailed(logger, JobName, e);
             }
 
-            await Task.Delay(Interval, stoppingToken);
+            // Stopping ends the wait without an exception: the loop ends cleanly, never as a crash.
+            await Task.Delay(Interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using ClinicFlow.Infrastructure;
 using ClinicFlow.Slices.Appointments;
 using ClinicFlow.Slices.Clinics;
@@ -10,26 +9,9 @@ using Npgsql;
 
 namespace ClinicFlow.Slices.WhatsApp;
 
-/// <summary>Wakes the inbound worker right after the webhook committed a message, instead of at the next poll.</summary>
-public sealed class WhatsAppInboxSignal
+/// <summary>Wakes the inbound worker right after the webhook committed a message.</summary>
+public sealed class WhatsAppInboxSignal : WakeSignal
 {
-    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-
-    public void Notify() => _channel.Writer.TryWrite(true);
-
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await _channel.Reader.ReadAsync(cts.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // the poll interval passed
-        }
-    }
 }
 
 public static class WhatsAppInboxSetup
