@@ -39,6 +39,7 @@ public static class Audit
         object? changes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
+        scope.UseTransaction();
         var http = scope.Http;
         var userAgent = http.Request.Headers.UserAgent.ToString();
         return scope.ExecuteAsync(Sql, new
@@ -100,6 +101,7 @@ public static class Audit
 
         // Row-level security hides the platform chain from a tenant connection without a clinic:
         // lift it for this one append only. If the append fails, the request's transaction rolls back.
+        tenant.UseTransaction();
         await tenant.ExecuteAsync(BypassOnSql, null, ct);
         await tenant.AuditAsync(PlatformChain, action, entityType, entityId, changes, ct);
         await tenant.ExecuteAsync(BypassOffSql, null, ct);

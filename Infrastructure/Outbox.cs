@@ -112,6 +112,7 @@ public static class Outbox
     public static async Task EnqueueEmailAsync(this DbScope scope, Guid? clinicId, string to, string subject, string body, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
+        scope.UseTransaction();
         await scope.ExecuteAsync(EnqueueSql, new
         {
             Id = Guid.CreateVersion7(),

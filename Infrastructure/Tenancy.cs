@@ -15,21 +15,39 @@ public enum AppRole
 }
 
 /// <summary>
-/// One request's database work: one connection, one transaction, committed by the gate that opened
-/// it when the handler succeeds and rolled back otherwise, so nothing is ever half-written.
+/// One request's database work on one pooled connection. A request that may write (any method but
+/// GET and HEAD) runs in one transaction, committed by the gate that opened it when the handler
+/// succeeds and rolled back otherwise, so nothing is ever half-written. A read (GET, HEAD) needs no
+/// explicit transaction: each of its statements is its own read-only implicit transaction.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The scope's settings (the tenant or the system bypass for row-level security, all
+/// <c>set_config(…, true)</c>, so they end with their transaction) and, on tenant routes, the gate's
+/// fail-closed check do not cost a round trip of their own: they travel in front of the handler's
+/// next statement, in the same message and the same implicit or explicit transaction (one Sync).
+/// The check's row is read and judged before anything the handler's statement returned; a refusal
+/// discards the rest (and the gate rolls back), so the handler never sees a row of a caller the
+/// check refused. A read's statements are read-only (<c>transaction_read_only</c>): a GET that
+/// writes must say so with <see cref="UseTransaction"/> (the audit and the outbox do it themselves).
+/// </para>
+/// <para>
 /// Minimal APIs bind parameters before endpoint filters run, so a handler's scope is bound empty and
 /// the route's gate attaches the connection to it before the handler body executes.
+/// </para>
 /// </remarks>
 public abstract class DbScope(HttpContext http)
 {
+    private const string ReadOnlySetting = ", set_config('transaction_read_only', 'on', true)";
+
+    private const string PlanPerCallSetting = ", set_config('plan_cache_mode', 'force_custom_plan', true)";
+
     private NpgsqlConnection? _connection;
     private NpgsqlTransaction? _transaction;
 
-    public NpgsqlConnection Connection => _connection ?? throw NotAttached();
-
-    public NpgsqlTransaction Transaction => _transaction ?? throw NotAttached();
+    // The open transaction already holds this scope's settings (in a read, no statement keeps them).
+    private bool _settingsHeld;
+    private bool _planPerCall;
 
     public HttpContext Http { get; } = http;
 
@@ -41,67 +59,386 @@ public abstract class DbScope(HttpContext http)
     /// <summary>Set when the request queued an outgoing message; the dispatcher is woken after commit.</summary>
     public bool OutboxTouched { get; set; }
 
-    internal void Attach(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    /// <summary>True while the gate's check has not yet travelled with a statement.</summary>
+    internal bool HasPendingCheck { get; private protected set; }
+
+    /// <summary>The request's transaction: only after <see cref="ConnectionAsync"/> (or on a writing request).</summary>
+    public NpgsqlTransaction Transaction => _transaction ?? throw new InvalidOperationException(
+        $"{GetType().Name} has no transaction: call ConnectionAsync first.");
+
+    private NpgsqlConnection Open => _connection ?? throw new InvalidOperationException(
+        $"{GetType().Name} used on a route without its gate (MapTenantGroup / MapSystemGroup / MapSuperadminGroup).");
+
+    /// <summary><c>select set_config(…)</c> of this scope's settings, with the given extra settings appended.</summary>
+    private protected abstract string SettingsSql(string extra);
+
+    /// <summary>Adds the parameters <see cref="SettingsSql"/> and <see cref="CheckSql"/> name.</summary>
+    private protected abstract void AddScopeParameters(DynamicParameters parameters);
+
+    /// <summary>The gate's check statement (one row or none), while <see cref="HasPendingCheck"/>.</summary>
+    private protected virtual string CheckSql => throw new InvalidOperationException("This scope has no check.");
+
+    /// <summary>Judges the check's row: null when the caller may go on, else the refusal.</summary>
+    private protected virtual ApiProblem? Accept(GateRow? row) => null;
+
+    internal void Attach(NpgsqlConnection connection, bool writes)
     {
         _connection = connection;
-        _transaction = transaction;
+        if (writes)
+        {
+            UseTransaction();
+        }
     }
 
-    private InvalidOperationException NotAttached() =>
-        new($"{GetType().Name} used on a route without its gate (MapTenantGroup / MapSystemGroup / MapSuperadminGroup).");
+    /// <summary>
+    /// Runs the rest of the request in one transaction (committed with the request's success). A read
+    /// that writes calls this before its first write; the audit and the outbox call it themselves.
+    /// Costs no round trip: the <c>BEGIN</c> travels with the next statement.
+    /// </summary>
+    public void UseTransaction()
+    {
+        if (_transaction is null)
+        {
+            _transaction = Open.BeginTransaction();
+            _settingsHeld = false;
+        }
+    }
 
     /// <summary>
-    /// Plans every statement of this transaction for its actual parameters. Statements with optional
-    /// filters — <c>(@X is null or col = @X)</c> — are auto-prepared, and a prepared statement may
-    /// switch to a generic plan that cannot tell which filters are set and walks the whole clinic
-    /// instead of the matching index. Local to the request's transaction.
+    /// Plans every following statement of this request for its actual parameters. Statements with
+    /// optional filters — <c>(@X is null or col = @X)</c> — are auto-prepared, and a prepared statement
+    /// may switch to a generic plan that cannot tell which filters are set and walks the whole clinic
+    /// instead of the matching index. A setting like the tenant's: it travels with the next statement.
     /// </summary>
-    public Task PlanPerCallAsync(CancellationToken ct) =>
-        ExecuteAsync("select set_config('plan_cache_mode', 'force_custom_plan', true)", null, ct);
+    public void PlanPerCall()
+    {
+        _planPerCall = true;
+        _settingsHeld = false;
+    }
+
+    /// <summary>
+    /// The connection itself, for what the query methods cannot do (binary COPY, commands of their
+    /// own, helpers shared with background workers): the request then runs in its transaction with the
+    /// settings in place and the gate's check passed (one round trip if they are still pending).
+    /// Use <see cref="Transaction"/> with it.
+    /// </summary>
+    public async Task<NpgsqlConnection> ConnectionAsync(CancellationToken ct)
+    {
+        UseTransaction();
+        if (PreludeDue)
+        {
+            await using var run = await RunAsync(null, null, ct);
+        }
+
+        return Open;
+    }
+
+    /// <summary>
+    /// Runs the gate's check now if no statement has carried it yet (one round trip); throws the
+    /// refusal for the gate to answer. Nothing to do on a scope without a check or once it passed.
+    /// </summary>
+    public async Task VerifyAsync(CancellationToken ct)
+    {
+        if (HasPendingCheck)
+        {
+            await using var run = await RunAsync(null, null, ct);
+        }
+    }
 
     public CommandDefinition Command(string sql, object? args, CancellationToken ct) =>
-        new(sql, args, Transaction, cancellationToken: ct);
+        new(sql, args, _transaction, cancellationToken: ct);
 
-    public Task<IEnumerable<T>> QueryAsync<T>(string sql, object? args, CancellationToken ct) =>
-        Connection.QueryAsync<T>(Command(sql, args, ct));
+    public async Task<IEnumerable<T>> QueryAsync<T>(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.QueryAsync<T>(Command(sql, args, ct));
+        }
 
-    public Task<T> QuerySingleAsync<T>(string sql, object? args, CancellationToken ct) =>
-        Connection.QuerySingleAsync<T>(Command(sql, args, ct));
+        return await QueryPreludedAsync<T>(sql, args, ct);
+    }
 
-    public Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? args, CancellationToken ct) =>
-        Connection.QuerySingleOrDefaultAsync<T>(Command(sql, args, ct));
+    public async Task<T> QuerySingleAsync<T>(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.QuerySingleAsync<T>(Command(sql, args, ct));
+        }
 
-    public Task<int> ExecuteAsync(string sql, object? args, CancellationToken ct) =>
-        Connection.ExecuteAsync(Command(sql, args, ct));
+        var rows = await QueryPreludedAsync<T>(sql, args, ct);
+        return rows.Count == 1 ? rows[0] : throw new InvalidOperationException(
+            rows.Count == 0 ? "Sequence contains no elements" : "Sequence contains more than one element");
+    }
 
-    public Task<T?> ExecuteScalarAsync<T>(string sql, object? args, CancellationToken ct) =>
-        Connection.ExecuteScalarAsync<T>(Command(sql, args, ct));
+    public async Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.QuerySingleOrDefaultAsync<T>(Command(sql, args, ct));
+        }
+
+        var rows = await QueryPreludedAsync<T>(sql, args, ct);
+        return rows.Count switch
+        {
+            0 => default,
+            1 => rows[0],
+            _ => throw new InvalidOperationException("Sequence contains more than one element"),
+        };
+    }
+
+    public async Task<int> ExecuteAsync(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.ExecuteAsync(Command(sql, args, ct));
+        }
+
+        await using var run = await RunAsync(sql, args, ct);
+        await run.DrainAsync(ct);
+        return run.Reader.RecordsAffected;
+    }
+
+    public async Task<T?> ExecuteScalarAsync<T>(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.ExecuteScalarAsync<T>(Command(sql, args, ct));
+        }
+
+        await using var run = await RunAsync(sql, args, ct);
+        var value = default(T);
+        if (run.HasResult && await run.Reader.ReadAsync(ct) && !await run.Reader.IsDBNullAsync(0, ct))
+        {
+            value = RowParser<T>(run.Reader)(run.Reader);
+        }
+
+        await run.DrainAsync(ct);
+        return value;
+    }
+
+    /// <summary>Several result sets of one batch (Dapper's grid reader), in one round trip with what is pending.</summary>
+    public async Task<SqlMapper.GridReader> QueryMultipleAsync(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.QueryMultipleAsync(Command(sql, args, ct));
+        }
+
+        var check = HasPendingCheck;
+        var grid = await Open.QueryMultipleAsync(PreludedCommand(sql, args, check, ct));
+        try
+        {
+            await grid.ReadAsync<string>();
+            if (check && Accept(await grid.ReadSingleOrDefaultAsync<GateRow>()) is { } refusal)
+            {
+                throw new ScopeRefusedException(refusal);
+            }
+
+            Applied();
+            return grid;
+        }
+        catch
+        {
+            await DisposeQuietlyAsync(grid);
+            throw;
+        }
+    }
+
+    /// <summary>A streaming reader over the statement's rows (exports), positioned on its first result.</summary>
+    public async Task<System.Data.Common.DbDataReader> ExecuteReaderAsync(string sql, object? args, CancellationToken ct)
+    {
+        if (!PreludeDue)
+        {
+            return await Open.ExecuteReaderAsync(Command(sql, args, ct));
+        }
+
+        var run = await RunAsync(sql, args, ct);
+        return run.Reader;
+    }
+
+    internal async Task CommitAsync()
+    {
+        if (_transaction is not null)
+        {
+            await _transaction.CommitAsync(CancellationToken.None);
+        }
+    }
+
+    internal async Task RollbackAsync()
+    {
+        // A transaction that has ended has no connection any more.
+        if (_transaction?.Connection is not null)
+        {
+            await _transaction.RollbackAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Something must travel in front of the next statement.</summary>
+    private bool PreludeDue => HasPendingCheck || _transaction is null || !_settingsHeld;
+
+    private CommandDefinition PreludedCommand(string? sql, object? args, bool check, CancellationToken ct)
+    {
+        var extra = (_transaction is null ? ReadOnlySetting : "") + (_planPerCall ? PlanPerCallSetting : "");
+        var text = SettingsSql(extra) + (check ? ";\n" + CheckSql : "") + (sql is null ? "" : ";\n" + sql);
+        var parameters = new DynamicParameters(args);
+        AddScopeParameters(parameters);
+        return new CommandDefinition(text, parameters, _transaction, cancellationToken: ct);
+    }
+
+    private async Task<List<T>> QueryPreludedAsync<T>(string sql, object? args, CancellationToken ct)
+    {
+        await using var run = await RunAsync(sql, args, ct);
+        var rows = new List<T>();
+        if (run.HasResult)
+        {
+            var parse = RowParser<T>(run.Reader);
+            while (await run.Reader.ReadAsync(ct))
+            {
+                rows.Add(parse(run.Reader));
+            }
+        }
+
+        await run.DrainAsync(ct);
+        return rows;
+    }
+
+    private async Task<PreludedRun> RunAsync(string? sql, object? args, CancellationToken ct)
+    {
+        var check = HasPendingCheck;
+        var reader = await Open.ExecuteReaderAsync(PreludedCommand(sql, args, check, ct));
+        try
+        {
+            if (check)
+            {
+                await reader.NextResultAsync(ct);
+                var row = await reader.ReadAsync(ct) ? RowParser<GateRow>(reader)(reader) : null;
+                if (Accept(row) is { } refusal)
+                {
+                    throw new ScopeRefusedException(refusal);
+                }
+            }
+
+            // Judged and in place, even if the handler's own statement fails next.
+            Applied();
+            var hasResult = await reader.NextResultAsync(ct);
+            return new PreludedRun(reader, hasResult);
+        }
+        catch
+        {
+            await DisposeQuietlyAsync(reader);
+            throw;
+        }
+    }
+
+    // Dapper's own mapping, as its Query<T> applies it. Asked for as object: its typed overload
+    // cannot hand out the parser of a reference type (strings, records) under its own type.
+    private static Func<System.Data.Common.DbDataReader, T> RowParser<T>(System.Data.Common.DbDataReader reader)
+    {
+        var parse = reader.GetRowParser<object>(typeof(T));
+        return r => (T)parse(r);
+    }
+
+    private void Applied()
+    {
+        HasPendingCheck = false;
+        _settingsHeld = _transaction is not null;
+    }
+
+    // A refused or failed prelude: what the handler's statement returned or raised is discarded unread.
+    private static async Task DisposeQuietlyAsync(IAsyncDisposable disposable)
+    {
+        try
+        {
+            await disposable.DisposeAsync();
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException)
+        {
+            // The request fails or is refused anyway; the gate rolls back and returns the connection.
+        }
+    }
+
+    private sealed class PreludedRun(System.Data.Common.DbDataReader reader, bool hasResult) : IAsyncDisposable
+    {
+        public System.Data.Common.DbDataReader Reader { get; } = reader;
+
+        public bool HasResult { get; } = hasResult;
+
+        public async Task DrainAsync(CancellationToken ct)
+        {
+            while (await Reader.NextResultAsync(ct))
+            {
+            }
+        }
+
+        public ValueTask DisposeAsync() => Reader.DisposeAsync();
+    }
+}
+
+/// <summary>The row of the gate's fail-closed check (users joined with their clinic).</summary>
+internal sealed record GateRow(string Email, string? Role, bool Active, int TokenVersion, Guid? ClinicId,
+    bool? ClinicActive, string? Plan, bool? Expired);
+
+/// <summary>The gate's check refused the caller after the handler had started; the gate answers <see cref="Problem"/>.</summary>
+internal sealed class ScopeRefusedException(ApiProblem problem) : Exception("The tenant gate refused the request.")
+{
+    public ApiProblem Problem { get; } = problem;
 }
 
 /// <summary>
 /// The signed-in caller, resolved from the validated token and re-checked against the database
 /// (fail closed). Its connection only sees the caller's clinic (row-level security).
 /// </summary>
+/// <remarks>
+/// <see cref="UserId"/> and <see cref="ClinicId"/> come from the token and are usable at once (the
+/// check refuses the request unless the database still agrees); <see cref="Role"/>, <see cref="Plan"/>
+/// and <see cref="Email"/> come from the database with the check, so they can be read only after the
+/// handler's first statement (or <see cref="DbScope.VerifyAsync"/>).
+/// </remarks>
 public sealed class Tenant(HttpContext http) : DbScope(http)
 {
-    public Guid UserId { get; internal set; }
+    private const string Settings = "select set_config('app.clinic_id', coalesce(@__ScopeClinic::text, ''), true), " +
+        "set_config('app.user_id', @__ScopeUser::text, true)";
+
+    private const string Check = """
+        select u.email, u.role, u.active, u.token_version, u.clinic_id,
+               c.active as clinic_active, c.plan,
+               (c.subscription_status = 'expired' or coalesce(c.subscription_expires_at < now(), false)) as expired
+        from users u
+        left join clinics c on c.id = u.clinic_id
+        where u.id = @__ScopeUser
+        """;
+
+    private int _tokenVersion;
+    private bool _verified;
+    private AppRole? _role;
+    private string? _plan;
+    private string _email = "";
+
+    public Guid UserId { get; private set; }
 
     /// <summary>The caller's clinic; <see cref="Guid.Empty"/> only on routes that allow a user without one.</summary>
-    public Guid ClinicId { get; internal set; }
+    public Guid ClinicId { get; private set; }
 
     public bool HasClinic => ClinicId != Guid.Empty;
 
-    public AppRole? Role { get; internal set; }
+    public AppRole? Role => Verified(_role);
 
-    public string? Plan { get; internal set; }
+    public string? Plan => Verified(_plan);
 
-    public string Email { get; internal set; } = "";
+    public string Email => Verified(_email);
 
     public bool IsAdmin => Role == AppRole.Admin;
 
     public override Guid? ActorId => UserId;
 
     public override string ActorType => "user";
+
+    /// <summary><see cref="IsAdmin"/> for a handler that needs it before its first statement.</summary>
+    public async Task<bool> IsAdminAsync(CancellationToken ct)
+    {
+        await VerifyAsync(ct);
+        return IsAdmin;
+    }
 
     public static ValueTask<Tenant?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
@@ -115,6 +452,52 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
 
         return ValueTask.FromResult<Tenant?>(tenant);
     }
+
+    /// <summary>The token's claims, taken as given until the check confirms them.</summary>
+    internal void Claim(Guid userId, Guid? clinicId, int tokenVersion)
+    {
+        UserId = userId;
+        ClinicId = clinicId ?? Guid.Empty;
+        _tokenVersion = tokenVersion;
+        HasPendingCheck = true;
+    }
+
+    private protected override string SettingsSql(string extra) => Settings + extra;
+
+    private protected override void AddScopeParameters(DynamicParameters parameters)
+    {
+        parameters.Add("__ScopeUser", UserId, DbType.Guid);
+        parameters.Add("__ScopeClinic", HasClinic ? ClinicId : null, DbType.Guid);
+    }
+
+    private protected override string CheckSql => Check;
+
+    private protected override ApiProblem? Accept(GateRow? row)
+    {
+        if (row is null || row.TokenVersion != _tokenVersion || row.ClinicId != (HasClinic ? ClinicId : null))
+        {
+            return ApiProblem.Unauthorized();
+        }
+
+        if (!row.Active)
+        {
+            return ApiProblem.Forbidden(ErrorCodes.UserInactive);
+        }
+
+        if (TenantGate.Refuse(row, Http.GetEndpoint()?.Metadata) is { } refusal)
+        {
+            return refusal;
+        }
+
+        _role = TenantGate.ParseRole(row.Role);
+        _plan = row.Plan;
+        _email = row.Email;
+        _verified = true;
+        return null;
+    }
+
+    private T Verified<T>(T value) => _verified ? value : throw new InvalidOperationException(
+        "The caller's role, plan and email are known after the request's first statement: await VerifyAsync (or IsAdminAsync) first.");
 }
 
 /// <summary>
@@ -147,6 +530,12 @@ public sealed class SystemScope(HttpContext http) : DbScope(http)
         }
 
         return ValueTask.FromResult<SystemScope?>(scope);
+    }
+
+    private protected override string SettingsSql(string extra) => SystemConnection.BypassSql + extra;
+
+    private protected override void AddScopeParameters(DynamicParameters parameters)
+    {
     }
 }
 
@@ -265,33 +654,78 @@ internal static class ScopeRunner
 {
     public static async ValueTask<object?> RunAsync(DbScope scope, EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        try
+        {
+            return await RunCheckedAsync(scope, context, next);
+        }
+        catch (ScopeRefusedException refused)
+        {
+            await scope.RollbackAsync();
+            return refused.Problem;
+        }
+        catch (Exception e) when (e is not OperationCanceledException && scope is Tenant { HasPendingCheck: true })
+        {
+            // The handler failed before any statement carried the gate's check: the check still
+            // answers first, so a refused caller learns nothing from the handler's failure.
+            await scope.RollbackAsync();
+            if (await RefusalAsync(scope, context.HttpContext.RequestAborted) is { } refusal)
+            {
+                return refusal;
+            }
+
+            throw;
+        }
+    }
+
+    private static async ValueTask<object?> RunCheckedAsync(DbScope scope, EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var ct = context.HttpContext.RequestAborted;
+
         // An Idempotency-Key is claimed inside the transaction and its answer kept in it (Idempotency.cs).
-        var idempotent = await Idempotency.ClaimAsync(scope, context.HttpContext.RequestAborted);
+        var idempotent = await Idempotency.ClaimAsync(scope, ct);
         if (idempotent?.Answer is { } answer)
         {
-            await scope.Transaction.RollbackAsync(context.HttpContext.RequestAborted);
+            await scope.VerifyAsync(ct);
+            await scope.RollbackAsync();
             return answer;
         }
 
         var result = await next(context);
+
+        // A handler that answered without a statement (a 400 from validation, say) has not carried
+        // the gate's check yet: it runs now, and a refusal replaces the handler's answer.
+        await scope.VerifyAsync(ct);
         if (StatusOf(result) is >= 400)
         {
-            await scope.Transaction.RollbackAsync(context.HttpContext.RequestAborted);
+            await scope.RollbackAsync();
             return result;
         }
 
         if (idempotent is not null)
         {
-            result = await idempotent.KeepAsync(scope, result, context.HttpContext.RequestAborted);
+            result = await idempotent.KeepAsync(scope, result, ct);
         }
 
-        await scope.Transaction.CommitAsync(CancellationToken.None);
+        await scope.CommitAsync();
         if (scope.OutboxTouched)
         {
             context.HttpContext.RequestServices.GetRequiredService<OutboxSignal>().Notify();
         }
 
         return result;
+    }
+
+    private static async Task<ApiProblem?> RefusalAsync(DbScope scope, CancellationToken ct)
+    {
+        try
+        {
+            await scope.VerifyAsync(ct);
+            return null;
+        }
+        catch (ScopeRefusedException refused)
+        {
+            return refused.Problem;
+        }
     }
 
     public static async Task<NpgsqlConnection?> TryOpenAsync(HttpContext http)
@@ -306,6 +740,9 @@ internal static class ScopeRunner
         }
     }
 
+    /// <summary>GET and HEAD read; every other method may write and runs in one transaction.</summary>
+    public static bool Writes(HttpRequest request) => !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method);
+
     private static int? StatusOf(object? result) => result switch
     {
         INestedHttpResult nested => StatusOf(nested.Result),
@@ -315,23 +752,13 @@ internal static class ScopeRunner
 }
 
 /// <summary>
-/// The fail-closed check of SPEC §2 and tenant resolution in one round trip: begin, set the
-/// tenant for row-level security, and read the user and clinic state the token must still match.
+/// The fail-closed check of SPEC §2 and tenant resolution, in no round trip of their own: the tenant
+/// settings for row-level security and the check of the user and clinic state the token must still
+/// match travel with the handler's first statement (see <see cref="DbScope"/>), and the check is
+/// judged before anything that statement returned is read.
 /// </summary>
 public sealed class TenantGate : IEndpointFilter
 {
-    private const string CheckSql = """
-        select u.email, u.role, u.active, u.token_version, u.clinic_id,
-               c.active as clinic_active, c.plan,
-               (c.subscription_status = 'expired' or coalesce(c.subscription_expires_at < now(), false)) as expired
-        from users u
-        left join clinics c on c.id = u.clinic_id
-        where u.id = $1
-        """;
-
-    private sealed record CheckRow(string Email, string? Role, bool Active, int TokenVersion, Guid? ClinicId,
-        bool? ClinicActive, string? Plan, bool? Expired);
-
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -352,40 +779,9 @@ public sealed class TenantGate : IEndpointFilter
             return ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
         }
 
-        await using var transaction = await connection.BeginTransactionAsync(http.RequestAborted);
-        CheckRow? row;
-        try
-        {
-            row = await CheckAsync(connection, transaction, userId, clinicClaim, http.RequestAborted);
-        }
-        catch (Exception e) when (Database.IsUnavailable(e))
-        {
-            return ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
-        }
-
-        if (row is null || row.TokenVersion != tokenVersion || row.ClinicId != clinicClaim)
-        {
-            return ApiProblem.Unauthorized();
-        }
-
-        if (!row.Active)
-        {
-            return ApiProblem.Forbidden(ErrorCodes.UserInactive);
-        }
-
-        var metadata = http.GetEndpoint()?.Metadata;
-        if (Refuse(row, metadata) is { } refusal)
-        {
-            return refusal;
-        }
-
         var tenant = http.Features.Get<Tenant>() ?? new Tenant(http);
-        tenant.Attach(connection, transaction);
-        tenant.UserId = userId;
-        tenant.ClinicId = row.ClinicId ?? Guid.Empty;
-        tenant.Role = ParseRole(row.Role);
-        tenant.Plan = row.Plan;
-        tenant.Email = row.Email;
+        tenant.Attach(connection, ScopeRunner.Writes(http.Request));
+        tenant.Claim(userId, clinicClaim, tokenVersion);
         return await ScopeRunner.RunAsync(tenant, context, next);
     }
 
@@ -397,43 +793,7 @@ public sealed class TenantGate : IEndpointFilter
         _ => null,
     };
 
-    private static async Task<CheckRow?> CheckAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        Guid userId, Guid? clinicId, CancellationToken ct)
-    {
-        // set_config(..., true) is local to this transaction: when it ends, the connection sees no clinic.
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand("select set_config('app.clinic_id', $1, true), set_config('app.user_id', $2, true)")
-                {
-                    Parameters = { new() { Value = clinicId?.ToString() ?? "" }, new() { Value = userId.ToString() } },
-                },
-                new NpgsqlBatchCommand(CheckSql)
-                {
-                    Parameters = { new() { Value = userId } },
-                },
-            },
-        };
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        await reader.NextResultAsync(ct);
-        if (!await reader.ReadAsync(ct))
-        {
-            return null;
-        }
-
-        return new CheckRow(
-            reader.GetString(0),
-            reader.IsDBNull(1) ? null : reader.GetString(1),
-            reader.GetBoolean(2),
-            reader.GetInt32(3),
-            reader.IsDBNull(4) ? null : reader.GetGuid(4),
-            reader.IsDBNull(5) ? null : reader.GetBoolean(5),
-            reader.IsDBNull(6) ? null : reader.GetString(6),
-            reader.IsDBNull(7) ? null : reader.GetBoolean(7));
-    }
-
-    private static ApiProblem? Refuse(CheckRow row, EndpointMetadataCollection? metadata)
+    internal static ApiProblem? Refuse(GateRow row, EndpointMetadataCollection? metadata)
     {
         if (row.ClinicId is null)
         {
@@ -485,10 +845,8 @@ public sealed class SystemGate(string actorType) : IEndpointFilter
             return ApiProblem.Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable);
         }
 
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, http.RequestAborted);
-        await SystemConnection.BypassAsync(connection, transaction, http.RequestAborted);
         var scope = http.Features.Get<SystemScope>() ?? new SystemScope(http);
-        scope.Attach(connection, transaction);
+        scope.Attach(connection, ScopeRunner.Writes(http.Request));
         scope.ActAsKind(actorType);
         return await ScopeRunner.RunAsync(scope, context, next);
     }
@@ -527,9 +885,10 @@ public sealed class SystemConnection : IAsyncDisposable
         }
     }
 
-    internal static Task BypassAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            "select set_config('app.bypass_rls', 'on', true)", transaction: transaction, cancellationToken: ct));
+    internal const string BypassSql = "select set_config('app.bypass_rls', 'on', true)";
+
+    private static Task<int> BypassAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(BypassSql, transaction: transaction, cancellationToken: ct));
 
     public async ValueTask DisposeAsync()
     {

@@ -100,7 +100,7 @@ public sealed class GetRevenue : ICarterModule
             return ApiProblem.Validation("from", new($"At most {MaxDays} days.", $"Como máximo {MaxDays} días.", $"Höchstens {MaxDays} Tage."));
         }
 
-        using var results = await tenant.Connection.QueryMultipleAsync(tenant.Command(Sql, new
+        using var results = await tenant.QueryMultipleAsync(Sql, new
         {
             tenant.ClinicId,
             clinic.Timezone,
@@ -109,7 +109,7 @@ public sealed class GetRevenue : ICarterModule
             From = from,
             To = to,
             Today = today,
-        }, ct));
+        }, ct);
         var accepted = (await results.ReadAsync<MonthRow>()).ToDictionary(r => r.Month);
         var received = (await results.ReadAsync<MonthRow>()).ToDictionary(r => r.Month);
         var due = (await results.ReadAsync<DueRow>()).ToDictionary(r => r.Month);

@@ -93,7 +93,7 @@ public static class AppointmentReminders
     public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, Guid appointmentId, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        var queued = await QueueAsync(scope.Connection, scope.Transaction, clinicId, appointmentId, now, ct);
+        var queued = await QueueAsync(await scope.ConnectionAsync(ct), scope.Transaction, clinicId, appointmentId, now, ct);
         if (queued > 0)
         {
             scope.OutboxTouched = true;

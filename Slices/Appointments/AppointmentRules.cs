@@ -150,11 +150,13 @@ public static class AppointmentRules
     /// The doctor's schedule around [from, to), or null when the clinic has no such doctor. With
     /// <paramref name="forBooking"/> the doctor's row is locked first, so bookings of one doctor take turns.
     /// </summary>
-    public static Task<DoctorSchedule?> LoadScheduleAsync(DbScope scope, Guid clinicId, Guid doctorId,
+    public static async Task<DoctorSchedule?> LoadScheduleAsync(DbScope scope, Guid clinicId, Guid doctorId,
         DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        return LoadScheduleAsync(scope.Connection, scope.Transaction, clinicId, doctorId, from, to, ct, forBooking);
+        using var results = await scope.QueryMultipleAsync(forBooking ? BookingScheduleSql : ScheduleSql,
+            new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, ct);
+        return await ReadScheduleAsync(results, forBooking);
     }
 
     /// <summary>As above, on a connection outside a request (the WhatsApp worker books waitlist offers).</summary>
@@ -164,6 +166,11 @@ public static class AppointmentRules
         ArgumentNullException.ThrowIfNull(connection);
         using var results = await connection.QueryMultipleAsync(new CommandDefinition(forBooking ? BookingScheduleSql : ScheduleSql,
             new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, transaction, cancellationToken: ct));
+        return await ReadScheduleAsync(results, forBooking);
+    }
+
+    private static async Task<DoctorSchedule?> ReadScheduleAsync(SqlMapper.GridReader results, bool forBooking)
+    {
         if (forBooking)
         {
             await results.ReadAsync<int>();

@@ -67,7 +67,7 @@ public sealed class CreateAppointment : ICarterModule
         }
 
         var allowOutside = request.AllowOutsideSchedule == true;
-        if (allowOutside && !tenant.IsAdmin)
+        if (allowOutside && !await tenant.IsAdminAsync(ct))
         {
             return AppointmentRules.OutsideScheduleNeedsAdmin();
         }
@@ -82,7 +82,7 @@ public sealed class CreateAppointment : ICarterModule
 
         var booking = new AppointmentBooking.Booking(tenant.ClinicId, request.DoctorId!.Value, request.PatientId!.Value, start, end,
             request.Reason.TrimToNull(), request.Notes.TrimToNull(), allowOutside, tenant.UserId);
-        var booked = await AppointmentBooking.BookAsync(tenant.Connection, tenant.Transaction, booking, ct);
+        var booked = await AppointmentBooking.BookAsync(await tenant.ConnectionAsync(ct), tenant.Transaction, booking, ct);
         if (booked.Outcome != AppointmentBooking.Outcome.Booked)
         {
             return AppointmentBooking.Refusal(booked.Outcome);

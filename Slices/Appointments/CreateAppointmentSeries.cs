@@ -91,7 +91,7 @@ public sealed class CreateAppointmentSeries : ICarterModule
         }
 
         var allowOutside = request.AllowOutsideSchedule == true;
-        if (allowOutside && !tenant.IsAdmin)
+        if (allowOutside && !await tenant.IsAdminAsync(ct))
         {
             return AppointmentRules.OutsideScheduleNeedsAdmin();
         }
@@ -106,7 +106,7 @@ public sealed class CreateAppointmentSeries : ICarterModule
 
         string timezone;
         bool? blocked;
-        using (var read = await tenant.Connection.QueryMultipleAsync(tenant.Command(PatientSql, new { tenant.ClinicId, request.PatientId }, ct)))
+        using (var read = await tenant.QueryMultipleAsync(PatientSql, new { tenant.ClinicId, request.PatientId }, ct))
         {
             timezone = await read.ReadSingleAsync<string>();
             blocked = await read.ReadSingleOrDefaultAsync<bool?>();

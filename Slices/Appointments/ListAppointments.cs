@@ -75,7 +75,7 @@ public sealed class ListAppointments : ICarterModule
             }
         }
 
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var rows = await tenant.QueryAsync<Row>(Sql, new
         {
             tenant.ClinicId,

@@ -89,7 +89,7 @@ public sealed class UpdateAppointment : ICarterModule
         }
 
         var allowOutside = request.AllowOutsideSchedule == true;
-        if (allowOutside && !tenant.IsAdmin)
+        if (allowOutside && !await tenant.IsAdminAsync(ct))
         {
             return AppointmentRules.OutsideScheduleNeedsAdmin();
         }

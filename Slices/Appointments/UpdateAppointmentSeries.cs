@@ -86,7 +86,7 @@ public sealed class UpdateAppointmentSeries : ICarterModule
         }
 
         var allowOutside = request.AllowOutsideSchedule == true;
-        if (allowOutside && !tenant.IsAdmin)
+        if (allowOutside && !await tenant.IsAdminAsync(ct))
         {
             return AppointmentRules.OutsideScheduleNeedsAdmin();
         }

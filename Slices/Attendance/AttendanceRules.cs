@@ -33,6 +33,7 @@ public static class AttendanceRules
     {
         ArgumentNullException.ThrowIfNull(tenant);
         ArgumentNullException.ThrowIfNull(secrets);
+        tenant.UseTransaction(); // the QR's GET issues the first token
         var id = Guid.CreateVersion7();
         var token = SecretBox.NewToken();
         var createdAt = await tenant.QuerySingleOrDefaultAsync<DateTimeOffset?>(InsertSql, new

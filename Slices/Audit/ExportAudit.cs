@@ -55,7 +55,7 @@ public sealed class ExportAudit : ICarterModule
                 "from must not be after to.", "from no puede ser posterior a to.", "from darf nicht nach to liegen."));
         }
 
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var args = new
         {
             tenant.ClinicId,
@@ -69,7 +69,7 @@ public sealed class ExportAudit : ICarterModule
 
         // Npgsql's reader streams rows off the wire as they are read, so memory stays flat whatever the
         // size of the chain. The request's transaction stays open until this handler returns.
-        await using var reader = await tenant.Connection.ExecuteReaderAsync(tenant.Command(Sql, args, ct));
+        await using var reader = await tenant.ExecuteReaderAsync(Sql, args, ct);
         var date = clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         await CsvExport.WriteAsync(tenant.Http, reader, $"audit-{date}.csv", ct);
 

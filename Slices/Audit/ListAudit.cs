@@ -49,7 +49,7 @@ public sealed class ListAudit : ICarterModule
                 "from must not be after to.", "from no puede ser posterior a to.", "from darf nicht nach to liegen."));
         }
 
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var rows = await tenant.QueryAsync<Row>(Sql, new
         {
             tenant.ClinicId,

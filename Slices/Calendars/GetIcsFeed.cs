@@ -101,8 +101,8 @@ public sealed class GetIcsFeed : ICarterModule
         http.Response.ContentType = "text/calendar; charset=utf-8";
         if (!Rendered.TryGetValue(feed.ETag, out byte[]? body) || body is null)
         {
-            await using var reader = await db.Connection.ExecuteReaderAsync(db.Command(RowsSql,
-                new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct));
+            await using var reader = await db.ExecuteReaderAsync(RowsSql,
+                new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct);
             using var buffer = new MemoryStream();
             await WriteAsync(buffer, feed, reader, ct);
             body = buffer.ToArray();

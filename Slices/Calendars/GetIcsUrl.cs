@@ -61,6 +61,8 @@ public sealed class GetIcsUrl : ICarterModule
             return Url(tenant, CalendarRules.Open(box, existing, tenant.ClinicId, id));
         }
 
+        // The first call creates the secret: this read writes.
+        tenant.UseTransaction();
         var secret = CalendarRules.NewSecret(box, tenant.ClinicId, id);
         var created = await tenant.QuerySingleOrDefaultAsync<Guid?>(CreateSql,
             new { tenant.ClinicId, Id = id, secret.Hash, secret.Sealed }, ct);

@@ -58,6 +58,11 @@ public sealed class GetPublicConsentForm : ICarterModule
             return ApiProblem.Of(StatusCodes.Status410Gone, ErrorCodes.LinkExpired);
         }
 
+        if (form.OpenedAt is null)
+        {
+            db.UseTransaction(); // the first view records itself
+        }
+
         if (form.OpenedAt is null && await db.ExecuteAsync(OpenedSql, new { form.ClinicId, form.Id }, ct) == 1)
         {
             await db.AuditAsync(form.ClinicId, "consent.open", "consent_form", form.Id, null, ct);

@@ -68,7 +68,7 @@ public sealed class ListConsentForms : ICarterModule
             return problem!;
         }
 
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var rows = await tenant.QueryAsync<Row>(Sql, new
         {
             tenant.ClinicId,

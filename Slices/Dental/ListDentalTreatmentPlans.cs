@@ -52,7 +52,7 @@ public sealed class ListDentalTreatmentPlans : ICarterModule
         }
 
         // Optional filters: plan this call for the filters it actually has.
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var plans = (await tenant.QueryAsync<TreatmentPlanRules.PlanRow>(Sql,
             new { tenant.ClinicId, request.PatientId, request.Status, After = after, Take = take + 1 }, ct)).ToList();
         var items = await TreatmentPlanRules.ItemsOfAsync(tenant, tenant.ClinicId, plans.Select(p => p.Id).ToArray(), ct);

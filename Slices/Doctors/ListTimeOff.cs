@@ -57,8 +57,8 @@ public sealed class ListTimeOff : ICarterModule
                 "from must not be after to.", "from no puede ser posterior a to.", "from darf nicht nach to liegen."));
         }
 
-        await tenant.PlanPerCallAsync(ct);
-        using var results = await tenant.Connection.QueryMultipleAsync(tenant.Command(Sql, new
+        tenant.PlanPerCall();
+        using var results = await tenant.QueryMultipleAsync(Sql, new
         {
             tenant.ClinicId,
             DoctorId = id,
@@ -68,7 +68,7 @@ public sealed class ListTimeOff : ICarterModule
             AfterStart = position?.Start,
             AfterId = position?.Id,
             Take = take + 1,
-        }, ct));
+        }, ct);
         if (await results.ReadSingleAsync<int>() == 0)
         {
             return ApiProblem.NotFound();

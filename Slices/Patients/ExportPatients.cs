@@ -37,7 +37,7 @@ public sealed class ExportPatients : ICarterModule
     private static async Task<Results<EmptyHttpResult, ApiProblem>> Handle(Tenant tenant, TimeProvider clock, CancellationToken ct)
     {
         // Npgsql streams rows off the wire as they are read; the transaction stays open until the handler returns.
-        await using var reader = await tenant.Connection.ExecuteReaderAsync(tenant.Command(Sql, new { tenant.ClinicId }, ct));
+        await using var reader = await tenant.ExecuteReaderAsync(Sql, new { tenant.ClinicId }, ct);
         var date = clock.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         await CsvExport.WriteAsync(tenant.Http, reader, $"patients-{date}.csv", ct);
 

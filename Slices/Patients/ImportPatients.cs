@@ -174,7 +174,7 @@ public sealed class ImportPatients : ICarterModule
         var staged = 0;
         var errorCount = 0;
         var row = 1;
-        await using var copy = await tenant.Connection.BeginBinaryImportAsync(CopySql, ct);
+        await using var copy = await (await tenant.ConnectionAsync(ct)).BeginBinaryImportAsync(CopySql, ct);
         while (await csv.ReadAsync(ct))
         {
             row++;

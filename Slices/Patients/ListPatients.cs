@@ -54,7 +54,7 @@ public sealed class ListPatients : ICarterModule
         var text = words.Length == 0 ? null : string.Join('%', words.Select(EscapeLike));
         var phones = text is null ? [] : await PhonePatternsAsync(q!, tenant, ct);
 
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var rows = await tenant.QueryAsync<Response>(Sql, new
         {
             tenant.ClinicId,

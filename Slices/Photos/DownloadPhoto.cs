@@ -106,7 +106,7 @@ public sealed class DownloadPhoto : ICarterModule
     /// <summary>Reads only the chunks covering [from, to] and writes each through a pooled buffer, never a whole chunk array.</summary>
     private static async Task CopyAsync(Tenant tenant, Guid id, int chunkBytes, long from, long to, Stream output, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand(ChunksSql, tenant.Connection, tenant.Transaction);
+        await using var command = new NpgsqlCommand(ChunksSql, await tenant.ConnectionAsync(ct), tenant.Transaction);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = tenant.ClinicId });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = (int)(from / chunkBytes) });

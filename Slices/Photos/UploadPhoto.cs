@@ -151,7 +151,7 @@ public sealed partial class UploadPhoto : ICarterModule
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         try
         {
-            await using var insert = new NpgsqlCommand(ChunkSql, tenant.Connection, tenant.Transaction);
+            await using var insert = new NpgsqlCommand(ChunkSql, await tenant.ConnectionAsync(ct), tenant.Transaction);
             var seq = new NpgsqlParameter<int> { NpgsqlDbType = NpgsqlDbType.Integer };
             var data = new NpgsqlParameter<ReadOnlyMemory<byte>> { NpgsqlDbType = NpgsqlDbType.Bytea };
             insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = tenant.ClinicId, NpgsqlDbType = NpgsqlDbType.Uuid });

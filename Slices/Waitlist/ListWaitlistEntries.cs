@@ -67,7 +67,7 @@ public sealed class ListWaitlistEntries : ICarterModule
         }
 
         // Optional filters: plan this call for the filters it actually has.
-        await tenant.PlanPerCallAsync(ct);
+        tenant.PlanPerCall();
         var rows = await tenant.QueryAsync<Row>(Sql,
             new { tenant.ClinicId, request.DoctorId, request.Status, After = after, Take = take + 1 }, ct);
         return TypedResults.Ok(Paging.ToPage(rows.Select(r => r.ToResponse()), take, r => r.Id));

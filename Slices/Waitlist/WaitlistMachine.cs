@@ -202,7 +202,7 @@ public static class WaitlistMachine
         string cause, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        var offers = await ReleaseAsync(scope.Connection, scope.Transaction, clinicId, doctorId, from, to, cause, now, ct);
+        var offers = await ReleaseAsync(await scope.ConnectionAsync(ct), scope.Transaction, clinicId, doctorId, from, to, cause, now, ct);
         if (offers > 0)
         {
             scope.OutboxTouched = true;
@@ -582,7 +582,7 @@ public static class WaitlistMachine
     {
         ArgumentNullException.ThrowIfNull(scope);
         var offerId = await scope.QuerySingleOrDefaultAsync<Guid?>(OpenOfferSql, new { ClinicId = clinicId, EntryId = entryId }, ct);
-        return await ApplyAsync(scope.Connection, scope.Transaction, clinicId, Trigger.Leave, entryId, offerId, null, ct);
+        return await ApplyAsync(await scope.ConnectionAsync(ct), scope.Transaction, clinicId, Trigger.Leave, entryId, offerId, null, ct);
     }
 
     // The list is not a record under a retention duty and its notes may describe the patient's health:

@@ -19,19 +19,16 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
         var clinicId = admin.ClinicId!.Value;
         var dataSource = Host.Services.GetRequiredService<NpgsqlDataSource>();
         await using var connection = await dataSource.OpenConnectionAsync(Ct);
-        await using var transaction = await connection.BeginTransactionAsync(Ct);
-        await using (var scope = new NpgsqlCommand("select set_config('app.clinic_id', $1, true)", connection, transaction))
-        {
-            scope.Parameters.AddWithValue(clinicId.ToString());
-            await scope.ExecuteNonQueryAsync(Ct);
-        }
+        var tokenVersion = await App.ScalarAsync<int>("select token_version from users where id = @UserId", new { admin.UserId });
 
-        var tenant = new Tenant(new DefaultHttpContext()) { UserId = admin.UserId, ClinicId = clinicId };
-        tenant.Attach(connection, transaction);
+        // The tenant as the gate attaches it: a writing request, settings and check with its first statement.
+        var tenant = new Tenant(new DefaultHttpContext());
+        tenant.Attach(connection, writes: true);
+        tenant.Claim(admin.UserId, clinicId, tokenVersion);
         await tenant.AuditAsync("test.rolled_back", "test", 42, new { step = 1 }, Ct);
         Assert.Equal(3L, await tenant.ExecuteScalarAsync<long>(
             "select seq from audit_heads where clinic_id = @clinicId", new { clinicId }, Ct));
-        await transaction.RollbackAsync(Ct);
+        await tenant.RollbackAsync();
 
         Assert.Null(await LastAuditAsync(clinicId, "test.rolled_back"));
         Assert.Equal(2L, await App.ScalarAsync<long>("select seq from audit_heads where clinic_id = @clinicId", new { clinicId }));
