@@ -1,0 +1,109 @@
+using System.Net;
+using ClinicFlow.Slices.Patients;
+using ClinicFlow.Tests.Support;
+using Dapper;
+using Npgsql;
+
+namespace ClinicFlow.Tests.Platform;
+
+/// <summary>
+/// What a request costs on the wire to PostgreSQL, counted off the protocol by a proxy between the
+/// app and the database: the tenant gate (settings and the fail-closed check) travels with the
+/// handler's first statement, a read needs no BEGIN or COMMIT, a write no round trip for its BEGIN.
+/// </summary>
+public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
+{
+    [Fact]
+    public async Task A_tenant_read_is_one_round_trip_and_a_write_pays_none_for_its_gate()
+    {
+        var target = new NpgsqlConnectionStringBuilder(App.Cluster.AdminConnectionString);
+        var database = "clinicflow_test_wire_" + Guid.NewGuid().ToString("N")[..8];
+        await using var proxy = new TcpProxy(target.Port);
+        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database))
+        {
+            Port = proxy.Port,
+            SslMode = SslMode.Disable,
+        };
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = appCs.ConnectionString,
+            // The background workers stay quiet, so the proxy sees the requests alone.
+            ["Outbox:Enabled"] = "false",
+            ["WhatsApp:InboxPollSeconds"] = "3600",
+            ["Waitlist:IntervalSeconds"] = "3600",
+            ["Retention:IntervalSeconds"] = "3600",
+        });
+        var host = isolated.Host;
+        var admin = await RegisterClinicAsync(host: host);
+        var created = await host.Scenario(s =>
+        {
+            s.Post.Json(new { fullName = "Ana Wire" }).ToUrl("/api/patients");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var patientId = (await created.ReadAsJsonAsync<RegisterPatient.Response>()).Id;
+
+        // Settings + check + the profile query: three statements, one round trip, no BEGIN/COMMIT
+        // (the one simple query is the pool's DISCARD ALL, sent in the same message).
+        var me = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Get.Url("/api/auth/me");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        }));
+        Assert.Equal((1L, 3L, 1L), me);
+
+        var get = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Get.Url($"/api/patients/{patientId}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        }));
+        Assert.Equal((1L, 3L, 1L), get);
+
+        // A write: BEGIN (a simple query in the first message), settings + check + insert, then the
+        // audit entry, then COMMIT: three round trips where the gate alone used to take one more.
+        var post = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Post.Json(new { fullName = "Otro Wire" }).ToUrl("/api/patients");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        }));
+        Assert.Equal(3L, post.RoundTrips);
+
+        // A refusal costs the same one round trip and answers before anything of the handler's.
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            await db.ExecuteAsync("update users set active = false where id = @UserId", new { admin.UserId });
+        }
+
+        var refused = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Get.Url($"/api/patients/{patientId}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Forbidden);
+            s.ContentShouldNotContain("Ana Wire");
+        }));
+        Assert.Equal(1L, refused.RoundTrips);
+    }
+
+    // The fewest over a few tries: anything else on the wire (a pool's first connection, a worker's
+    // poll) only ever adds.
+    private static async Task<(long RoundTrips, long Executes, long SimpleQueries)> FewestAsync(TcpProxy proxy, Func<Task> request)
+    {
+        (long RoundTrips, long Executes, long SimpleQueries)? fewest = null;
+        for (var i = 0; i < 4; i++)
+        {
+            var before = proxy.Wire.Snapshot();
+            await request();
+            var after = proxy.Wire.Snapshot();
+            var used = (after.RoundTrips - before.RoundTrips, after.Executes - before.Executes, after.SimpleQueries - before.SimpleQueries);
+            if (fewest is null || used.Item1 < fewest.Value.RoundTrips)
+            {
+                fewest = used;
+            }
+        }
+
+        return fewest!.Value;
+    }
+}
