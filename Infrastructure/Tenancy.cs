@@ -99,7 +99,8 @@ public abstract class DbScope(HttpContext http)
     {
         if (_transaction is null)
         {
-            _transaction = Open.BeginTransaction();
+            // Read committed, whatever the server's default: the idempotency claim relies on it.
+            _transaction = Open.BeginTransaction(IsolationLevel.ReadCommitted);
             _settingsHeld = false;
         }
     }
