@@ -15,6 +15,10 @@ rows=${1:-100000}
 # shared start-up: Release build, throwaway PostgreSQL, the app on loopback, clean-up on exit
 . "$root/bench/lib.sh"
 bench_build ClinicFlow.csproj
+# Statements over 100 ms are logged with their duration: the import's staging COPY and its insert.
+bench_before_app() {
+  "${psql[@]}" -c "alter system set log_min_duration_statement = 100" -c "select pg_reload_conf()" >/dev/null
+}
 bench_start
 
 
@@ -75,3 +79,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit: $rows rows ($size), impo
   "floor (binary COPY of the same $floor_rows rows into a table like patients) ${floor_seconds} s; import / floor = ${ratio}x;" \
   "app in $environment (Release), PostgreSQL $pg_version, $(nproc) cores, load average before: $load_before"
 echo "Indexes of patients (and of the floor's table): $indexes"
+# The import's two long statements as PostgreSQL timed them (the COPY lasts as long as the app parses).
+phases=$(grep -oE 'duration: [0-9.]+ ms  (statement: copy pg_temp\.patient_import|execute [^:]*: +(with ranked|insert into patients))' "$run_dir/server.log" |
+  sed -E 's/duration: ([0-9.]+) ms .*(copy|with ranked|insert into patients).*/\2 \1/' | awk '{ printf "%s%s %.2f s", sep, ($1 == "copy" ? "staging COPY (parsing included)" : "insert into patients"), $NF / 1000; sep = ", " }')
+echo "Import phases: ${phases:-not logged}"
