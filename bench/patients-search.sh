@@ -128,7 +128,7 @@ cpu=$(grep -m 1 'model name' /proc/cpuinfo | cut -d ':' -f 2 | sed 's/^ *//' || 
 pg_version=$("$bin/postgres" --version | sed -E 's/^[^0-9]*([0-9][0-9.]*).*/\1/')
 read -r total clinics mine <<<"$counts"
 IFS='|' read -r table_size index_size <<<"$sizes"
-used=$(grep -oE 'Index (Only )?Scan on [a-z_]+' <<<"$explain" | sed -E 's/.* on //' | sort -u | paste -sd ',' - || true)
+used=$(grep -oE 'Index (Only )?Scan (on|using) [a-z_]+' <<<"$explain" | sed -E 's/.* (on|using) //' | sort -u | paste -sd ',' - || true)
 
 mkdir -p "$root/bench/results"
 result="$root/bench/results/patients-search-$(date -u +%Y-%m-%d).md"
