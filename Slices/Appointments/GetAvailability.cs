@@ -64,7 +64,9 @@ public sealed partial class GetAvailability : ICarterModule
 
         // Counted on the clinic's calendar, so a window of whole local days is not refused for a DST hour.
         var days = AppointmentRules.MaxAvailabilityDays;
-        if (zone is not null && TooLong(from, to, zone, days))
+        // Without the zone yet, a window longer by more than a day than allowed is too long in any
+        // zone (offsets change by hours): refused before any bookings are read.
+        if ((zone is not null && TooLong(from, to, zone, days)) || to - from > TimeSpan.FromDays(days + 1))
         {
             return WindowTooLong(days);
         }
