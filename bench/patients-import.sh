@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Patient CSV import benchmark (bench/patients-import.md): POST /api/patients/import of a generated
-# file of N rows (default 100 000) into a fresh clinic, timed with curl.
+# file of N rows (default 100 000) into a fresh clinic, timed with curl, beside its floor: a binary COPY
+# of the same rows into a table with the same indexes as patients, timed by psql.
 # Builds the app in Release, starts a throwaway PostgreSQL and the app on free loopback ports (the
 # start-up is the one of bench/http.sh), registers a clinic, generates the CSV with awk, uploads it
 # and prints rows/s. Everything it started is stopped and removed on exit.
@@ -14,6 +15,10 @@ rows=${1:-100000}
 # shared start-up: Release build, throwaway PostgreSQL, the app on loopback, clean-up on exit
 . "$root/bench/lib.sh"
 bench_build ClinicFlow.csproj
+# Statements over 100 ms are logged with their duration: the import's staging COPY and its insert.
+bench_before_app() {
+  "${psql[@]}" -c "alter system set log_min_duration_statement = 100" -c "select pg_reload_conf()" >/dev/null
+}
 bench_start
 
 
@@ -49,6 +54,32 @@ if [ "$status" != 200 ]; then
 fi
 imported=$(sed -E 's/.*"imported":([0-9]+).*/\1/' "$tmp/response.json")
 rate=$(awk -v r="$imported" -v s="$seconds" 'BEGIN { printf "%.0f", r / s }')
+
+# The floor: the same rows (as the import stored them, ids included) written back with one binary
+# COPY into a table made like patients with every index, constraint, default and generated column
+# (`like … including all`, so the trigram search index too; no row-level security, no foreign key,
+# no duplicate checks). Timed by psql around the COPY alone.
+clinic=$("${psql[@]}" -c "select clinic_id from patients group by clinic_id order by count(*) desc limit 1")
+floor_file="$tmp/floor.bin"
+"${psql[@]}" -c "\copy (select id, clinic_id, full_name, phone, email, birth_date, document_id, notes from patients where clinic_id = '$clinic') to '$floor_file' with (format binary)"
+"${psql[@]}" -c "create table import_floor (like patients including all)"
+floor_ms=$("$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d clinicflow -v ON_ERROR_STOP=1 -qtA <<SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' | tail -n 1
+\timing on
+\copy import_floor (id, clinic_id, full_name, phone, email, birth_date, document_id, notes) from '$floor_file' with (format binary)
+SQL
+)
+floor_rows=$("${psql[@]}" -c "select count(*) from import_floor")
+floor_seconds=$(awk -v ms="$floor_ms" 'BEGIN { printf "%.3f", ms / 1000 }')
+ratio=$(awk -v s="$seconds" -v f="$floor_seconds" 'BEGIN { printf "%.2f", s / f }')
+indexes=$("${psql[@]}" -c "select string_agg(indexrelid::regclass::text, ', ' order by indexrelid::regclass::text) from pg_index where indrelid = 'patients'::regclass")
 pg_version=$("$bin/postgres" --version | sed -E 's/^[^0-9]*([0-9][0-9.]*).*/\1/')
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'): $rows rows ($size), imported $imported in ${seconds} s = $rate rows/s;" \
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain -- ':!bench/results' 2>/dev/null)" ]; then commit="$commit (uncommitted changes)"; fi
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit: $rows rows ($size), imported $imported in ${seconds} s = $rate rows/s;" \
+  "floor (binary COPY of the same $floor_rows rows into a table like patients) ${floor_seconds} s; import / floor = ${ratio}x;" \
   "app in $environment (Release), PostgreSQL $pg_version, $(nproc) cores, load average before: $load_before"
+echo "Indexes of patients (and of the floor's table): $indexes"
+# The import's two long statements as PostgreSQL timed them (the COPY lasts as long as the app parses).
+phases=$(grep -oE 'duration: [0-9.]+ ms  (statement: copy pg_temp\.patient_import|execute [^:]*: +(with ranked|insert into patients))' "$run_dir/server.log" |
+  sed -E 's/duration: ([0-9.]+) ms .*(copy|with ranked|insert into patients).*/\2 \1/' | awk '{ printf "%s%s %.2f s", sep, ($1 == "copy" ? "staging COPY (parsing included)" : "insert into patients"), $NF / 1000; sep = ", " }')
+echo "Import phases: ${phases:-not logged}"

@@ -342,15 +342,22 @@ SQL
 IFS='|' read -r week_from day_to week_to availability_doctor <<<"$first_day"
 # The feed's body is kept per calendar version, so the load measured the kept copy after the first
 # request. What a changed calendar costs: the version raised as a booking would (the same update the
-# database's trigger makes), then one feed, alone; five times.
+# database's trigger makes), then one feed request, alone; ICS_RENDERS times (default 100), then the
+# median and p99 of the time to the first byte (the body is rendered whole before it is sent, so this
+# is the server's time) and of the total.
 bump_feed="update doctors set calendar_version = calendar_version + 1 where id = '$feed_doctor'"
+ics_renders=${ICS_RENDERS:-100}
 ics_render=""
 if [ -n "$ics_path" ]; then
-  for _ in 1 2 3 4 5; do
+  for _ in $(seq 1 "$ics_renders"); do
     "${psql[@]}" -c "$bump_feed" >/dev/null
-    ics_render+="$(curl -sS -o /dev/null -w '%{time_total}' "$base$ics_path" || echo '?') s, "
-  done
-  ics_render=${ics_render%, }
+    curl -sS -o /dev/null -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' "$base$ics_path" || echo '000 0 0 0'
+  done >"$tmp/ics-render.txt"
+  # q-quantile (nearest rank) in ms of column $1 of the samples.
+  quantile() { cut -d ' ' -f "$1" "$tmp/ics-render.txt" | sort -g | awk -v q="$2" '{ v[NR] = $1 } END { i = int(q * NR + 0.999999); if (i < 1) i = 1; printf "%.1f", v[i] * 1000 }'; }
+  ics_bad=$(awk '$1 != 200' "$tmp/ics-render.txt" | wc -l)
+  ics_size=$(tail -n 1 "$tmp/ics-render.txt" | cut -d ' ' -f 4)
+  ics_render="$ics_renders requests ($ics_bad not 200), $ics_size bytes each: time to first byte median $(quantile 2 0.5) ms, p99 $(quantile 2 0.99) ms, max $(quantile 2 1) ms; total median $(quantile 3 0.5) ms, p99 $(quantile 3 0.99) ms"
 fi
 explain_log 0
 {
@@ -418,7 +425,7 @@ result="$root/bench/results/scheduling-$(date -u +%Y-%m-%d).md"
     echo "### The ICS feed rendered anew"
     echo
     echo "One feed of 5 000 appointments right after its calendar changed (its version raised, as any booking"
-    echo "of the doctor does), alone, five times: $ics_render."
+    echo "of the doctor does, then the request, one after the other, no cache or ETag hit): $ics_render."
     echo
   fi
   echo "### PostgreSQL errors during the run"

@@ -184,6 +184,37 @@ public static class AppointmentRules
             : new DoctorSchedule(doctor.Active, doctor.SlotMinutes, TimeZoneInfo.FindSystemTimeZoneById(doctor.Timezone), weekly, timeOff);
     }
 
+    // Availability's bookings: one bounded range scan of ix_appointments_doctor (see EarliestOverlappingStart).
+    private const string BookedSql = """
+
+        select starts_at, ends_at
+        from appointments
+        where clinic_id = @ClinicId and doctor_id = @DoctorId
+          and starts_at > @EarliestStart and starts_at < @To and ends_at > @From
+          and status not in ('cancelled', 'no_show')
+        order by starts_at;
+        """;
+
+    /// <summary>
+    /// The doctor's schedule around [from, to) and the bookings that may touch it, in one round trip
+    /// (availability); the schedule is null when the clinic has no such doctor.
+    /// </summary>
+    public static async Task<(DoctorSchedule? Schedule, List<Span> Booked)> LoadScheduleAndBookingsAsync(DbScope scope, Guid clinicId,
+        Guid doctorId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        using var results = await scope.QueryMultipleAsync(ScheduleSql + BookedSql,
+            new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to, EarliestStart = EarliestOverlappingStart(from) }, ct);
+        var doctor = await results.ReadSingleOrDefaultAsync<DoctorRow>();
+        var weekly = (await results.ReadAsync<WeeklyRange>()).ToList();
+        var timeOff = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();
+        var booked = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();
+        return doctor is null
+            ? (null, booked)
+            : (new DoctorSchedule(doctor.Active, doctor.SlotMinutes, TimeZoneInfo.FindSystemTimeZoneById(doctor.Timezone), weekly, timeOff),
+                booked);
+    }
+
     /// <summary>
     /// The doctor's working time overlapping [from, to) as UTC spans, adjacent ranges merged. Each
     /// local date is converted on its own: a wall-clock time skipped by a spring-forward change maps to

@@ -33,16 +33,6 @@ public sealed partial class GetAvailability : ICarterModule
 
     private const string ZoneSql = "select timezone from clinics where id = @ClinicId";
 
-    // One bounded range scan of ix_appointments_doctor (see AppointmentRules.EarliestOverlappingStart).
-    private const string BookedSql = """
-        select starts_at, ends_at
-        from appointments
-        where clinic_id = @ClinicId and doctor_id = @DoctorId
-          and starts_at > @EarliestStart and starts_at < @To and ends_at > @From
-          and status not in ('cancelled', 'no_show')
-        order by starts_at
-        """;
-
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/appointments")
             .MapGet("/availability", Handle)
@@ -58,9 +48,14 @@ public sealed partial class GetAvailability : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var zone = TimeZoneInfo.FindSystemTimeZoneById(await tenant.QuerySingleAsync<string>(ZoneSql, new { tenant.ClinicId }, ct));
-        var from = Resolve(Parse(request.From)!.Value, zone, endOfDay: false);
-        var to = Resolve(Parse(request.To)!.Value, zone, endOfDay: true);
+        // Dates name local days: the clinic's zone first. Instants need no zone until the window's
+        // length is counted, which the schedule's round trip brings along.
+        var (start, end) = (Parse(request.From)!.Value, Parse(request.To)!.Value);
+        var zone = start.Instant is null || end.Instant is null
+            ? TimeZoneInfo.FindSystemTimeZoneById(await tenant.QuerySingleAsync<string>(ZoneSql, new { tenant.ClinicId }, ct))
+            : null;
+        var from = Resolve(start, zone, endOfDay: false);
+        var to = Resolve(end, zone, endOfDay: true);
         if (to <= from)
         {
             return ApiProblem.Validation("to", new(
@@ -69,39 +64,33 @@ public sealed partial class GetAvailability : ICarterModule
 
         // Counted on the clinic's calendar, so a window of whole local days is not refused for a DST hour.
         var days = AppointmentRules.MaxAvailabilityDays;
-        if (TimeZoneInfo.ConvertTime(to, zone).DateTime - TimeZoneInfo.ConvertTime(from, zone).DateTime > TimeSpan.FromDays(days))
+        // Without the zone yet, a window longer by more than a day than allowed is too long in any
+        // zone (offsets change by hours): refused before any bookings are read.
+        if ((zone is not null && TooLong(from, to, zone, days)) || to - from > TimeSpan.FromDays(days + 1))
         {
-            return ApiProblem.Validation("to", new(
-                $"The window can span {days} days at most.",
-                $"El intervalo puede abarcar {days} días como máximo.",
-                $"Der Zeitraum darf höchstens {days} Tage umfassen."));
+            return WindowTooLong(days);
         }
 
         // A slot may start just before 'to' and end after it: load what could touch it.
         var reach = to.AddMinutes(request.DurationMinutes ?? AppointmentRules.MaxDurationMinutes);
-        var doctorId = request.DoctorId!.Value;
-        var schedule = await AppointmentRules.LoadScheduleAsync(tenant, tenant.ClinicId, doctorId, from, reach, ct);
+        var (schedule, booked) = await AppointmentRules.LoadScheduleAndBookingsAsync(tenant, tenant.ClinicId, request.DoctorId!.Value,
+            from, reach, ct);
+        if (zone is null && schedule is not null && TooLong(from, to, schedule.Zone, days))
+        {
+            return WindowTooLong(days);
+        }
+
         if (schedule is null)
         {
             return ApiProblem.NotFound();
         }
 
+        zone = schedule.Zone;
         if (!schedule.Active)
         {
             return TypedResults.Ok(new Response([], zone.Id, schedule.SlotMinutes));
         }
 
-        var window = new
-        {
-            tenant.ClinicId,
-            DoctorId = doctorId,
-            From = from,
-            To = reach,
-            EarliestStart = AppointmentRules.EarliestOverlappingStart(from),
-        };
-        var booked = (await tenant.QueryAsync<Booked>(BookedSql, window, ct))
-            .Select(b => new AppointmentRules.Span(b.StartsAt, b.EndsAt))
-            .ToList();
         var duration = TimeSpan.FromMinutes(request.DurationMinutes ?? schedule.SlotMinutes);
         var slots = AppointmentRules.FreeSlots(schedule, booked, duration, from, to, clock.GetUtcNow())
             .Select(s => new Slot(s.Start, s.End))
@@ -109,7 +98,13 @@ public sealed partial class GetAvailability : ICarterModule
         return TypedResults.Ok(new Response(slots, zone.Id, schedule.SlotMinutes));
     }
 
-    private sealed record Booked(DateTimeOffset StartsAt, DateTimeOffset EndsAt);
+    private static bool TooLong(DateTimeOffset from, DateTimeOffset to, TimeZoneInfo zone, int days) =>
+        TimeZoneInfo.ConvertTime(to, zone).DateTime - TimeZoneInfo.ConvertTime(from, zone).DateTime > TimeSpan.FromDays(days);
+
+    private static ApiProblem WindowTooLong(int days) => ApiProblem.Validation("to", new(
+        $"The window can span {days} days at most.",
+        $"El intervalo puede abarcar {days} días como máximo.",
+        $"Der Zeitraum darf höchstens {days} Tage umfassen."));
 
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}$")]
     private static partial Regex DateFormat();
@@ -146,8 +141,8 @@ public sealed partial class GetAvailability : ICarterModule
     private readonly record struct Moment(DateOnly? Date, DateTimeOffset? Instant);
 
     // Npgsql writes timestamptz only from UTC values.
-    private static DateTimeOffset Resolve(Moment value, TimeZoneInfo zone, bool endOfDay) =>
-        value.Instant?.ToUniversalTime() ?? AppointmentRules.StartOfLocalDay(value.Date!.Value.AddDays(endOfDay ? 1 : 0), zone);
+    private static DateTimeOffset Resolve(Moment value, TimeZoneInfo? zone, bool endOfDay) =>
+        value.Instant?.ToUniversalTime() ?? AppointmentRules.StartOfLocalDay(value.Date!.Value.AddDays(endOfDay ? 1 : 0), zone!);
 
     public sealed record Slot(DateTimeOffset StartsAt, DateTimeOffset EndsAt);
 

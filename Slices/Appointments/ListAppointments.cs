@@ -11,24 +11,44 @@ namespace ClinicFlow.Slices.Appointments;
 /// </summary>
 public sealed class ListAppointments : ICarterModule
 {
-    // Optional filters read "(@X is null or …)": planned per call (see Handle), a set filter folds to
-    // a plain condition and the planner walks ix_appointments_doctor, ix_appointments_patient or
-    // ix_appointments_clinic_day in (starts_at, id) order, stopping after @Take rows; the view joins the
-    // names by key for those rows only.
-    private const string Sql = """
+    // One statement per index that can lead the walk, each free of "@X is null or" on the index's own
+    // columns, so the prepared statement's generic plan is the right one and no call is planned anew:
+    // ix_appointments_doctor, ix_appointments_patient or ix_appointments_clinic_day in (starts_at, id)
+    // order, from the window's start or the cursor, stopping after @Take rows; the view joins the
+    // names by key for those rows only. An absent bound is the widest instant; an absent status is
+    // every status.
+    private const string Columns = """
         select a.id, a.doctor_id, a.patient_id, a.starts_at, a.ends_at, a.status, a.reason, a.notes, a.outside_schedule,
                a.created_at, a.updated_at, a.doctor_name, a.patient_name
         from appointment_details a
-        where a.clinic_id = @ClinicId
-          and (@DoctorId::uuid is null or a.doctor_id = @DoctorId::uuid)
-          and (@PatientId::uuid is null or a.patient_id = @PatientId::uuid)
-          and (@Statuses::text[] is null or a.status = any(@Statuses::text[]))
-          and (@From::timestamptz is null or a.starts_at >= @From::timestamptz)
-          and (@To::timestamptz is null or a.starts_at < @To::timestamptz)
-          and (@AfterStart::timestamptz is null or (a.starts_at, a.id) > (@AfterStart::timestamptz, @AfterId::uuid))
+        """;
+
+    private const string Window = """
+          and a.starts_at >= @From and a.starts_at < @To
+          and (a.starts_at, a.id) > (@AfterStart, @AfterId)
+          and a.status = any(@Statuses)
         order by a.starts_at, a.id
         limit @Take
         """;
+
+    private const string ClinicSql = Columns + """
+
+        where a.clinic_id = @ClinicId
+
+        """ + Window;
+
+    private const string DoctorSql = Columns + """
+
+        where a.clinic_id = @ClinicId and a.doctor_id = @DoctorId
+          and (@PatientId::uuid is null or a.patient_id = @PatientId::uuid)
+
+        """ + Window;
+
+    private const string PatientSql = Columns + """
+
+        where a.clinic_id = @ClinicId and a.patient_id = @PatientId
+
+        """ + Window;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/appointments")
@@ -75,18 +95,18 @@ public sealed class ListAppointments : ICarterModule
             }
         }
 
-        tenant.PlanPerCall();
-        var rows = await tenant.QueryAsync<Row>(Sql, new
+        var sql = doctorId is not null ? DoctorSql : patientId is not null ? PatientSql : ClinicSql;
+        var rows = await tenant.QueryAsync<Row>(sql, new
         {
             tenant.ClinicId,
             DoctorId = doctorId,
             PatientId = patientId,
-            Statuses = statuses,
+            Statuses = statuses ?? AppointmentRules.Statuses.ToArray(),
             // Npgsql writes timestamptz only from UTC offsets.
-            From = from?.ToUniversalTime(),
-            To = to?.ToUniversalTime(),
-            AfterStart = after?.Start,
-            AfterId = after?.Id,
+            From = (from ?? DateTimeOffset.MinValue).ToUniversalTime(),
+            To = (to ?? DateTimeOffset.MaxValue).ToUniversalTime(),
+            AfterStart = after?.Start ?? DateTimeOffset.MinValue,
+            AfterId = after?.Id ?? Guid.Empty,
             Take = take + 1,
         }, ct);
         return TypedResults.Ok(Paging.ToPage(rows.Select(r => r.ToResponse()), take,

@@ -1,13 +1,10 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
 using Carter;
 using ClinicFlow.Infrastructure;
 using Dapper;
-using Ical.Net;
-using Ical.Net.CalendarComponents;
-using Ical.Net.DataTypes;
-using Ical.Net.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Net.Http.Headers;
@@ -25,7 +22,7 @@ public sealed class GetIcsFeed : ICarterModule
     public const string ErasedPatient = "—";
 
     // Bump when the rendering changes, so cached copies of the old rendering are not kept.
-    private const string RenderVersion = "ics-v1";
+    private const string RenderVersion = "ics-v2";
 
     private sealed record Feed(Guid DoctorId, Guid ClinicId, string DoctorName, string ClinicName, string Timezone,
         bool ShowNames, string ETag);
@@ -119,62 +116,145 @@ public sealed class GetIcsFeed : ICarterModule
         return TypedResults.Empty;
     }
 
-    // Calendar apps poll, many without If-None-Match, and Ical.Net spends ~0.1 ms an event: a feed is
-    // written once per content and kept by its validator, which names the doctor, the day and every
-    // field rendered, so an entry can never be served for other content. Bounded in bytes; per
-    // instance (another instance renders its own copy).
+    // Calendar apps poll, many without If-None-Match: a feed is written once per content and kept by
+    // its validator, which names the doctor, the day and every field rendered, so an entry can never
+    // be served for other content. Bounded in bytes; per instance (another instance renders its own copy).
     private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = RenderCacheBytes });
 
     private const long RenderCacheBytes = 64L * 1024 * 1024;
 
     /// <summary>
-    /// Writes the calendar: Ical.Net writes the calendar's head and each event as it is read, so a
-    /// long feed never sits in memory as one object graph.
+    /// Writes the calendar as the rows are read: RFC 5545 written directly (the properties Ical.Net
+    /// wrote, in its order, text escaped and lines folded at 75 octets). Ical.Net spent about 0.1 ms
+    /// an event building and serializing an object graph, 0.2–0.4 s for a feed of 5 000, on the first
+    /// request after every change of a busy doctor's calendar; the tests read the result back with it.
     /// </summary>
     private static async Task WriteAsync(Stream body, Feed feed, DbDataReader reader, CancellationToken ct)
     {
-        var serializer = new CalendarSerializer();
-        var calendar = new Ical.Net.Calendar { Method = CalendarMethods.Publish, ProductId = "-//ClinicFlow//Doctor calendar//EN" };
-        calendar.AddProperty("X-WR-CALNAME", $"{feed.DoctorName} · {feed.ClinicName}");
-        calendar.AddProperty("X-WR-TIMEZONE", feed.Timezone);
-        calendar.AddProperty("X-PUBLISHED-TTL", "PT1H");
-        var shell = serializer.SerializeToString(calendar) ?? "";
-        var end = shell.LastIndexOf("END:VCALENDAR", StringComparison.Ordinal);
-
-        await using var writer = new StreamWriter(body, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 16 * 1024, leaveOpen: true);
-        await writer.WriteAsync(shell.AsMemory(0, end), ct);
+        var ics = new IcsWriter(body);
+        ics.Line("BEGIN:VCALENDAR");
+        ics.Line("METHOD:PUBLISH");
+        ics.Line("PRODID:-//ClinicFlow//Doctor calendar//EN");
+        ics.Line("VERSION:2.0");
+        ics.Line("X-PUBLISHED-TTL:PT1H");
+        ics.Text("X-WR-CALNAME", $"{feed.DoctorName} · {feed.ClinicName}");
+        ics.Text("X-WR-TIMEZONE", feed.Timezone);
         var parse = reader.GetRowParser<Row>();
         while (await reader.ReadAsync(ct))
         {
-            await writer.WriteAsync(serializer.SerializeToString(Event(parse(reader), feed.ShowNames)).AsMemory(), ct);
+            var row = parse(reader);
+            ics.Line("BEGIN:VEVENT");
+            // With names allowed, the reason for the visit helps the doctor prepare; notes and contact
+            // details stay in the app. Without names, nothing about the patient beyond initials.
+            if (feed.ShowNames && !row.PatientErased && !string.IsNullOrWhiteSpace(row.Reason))
+            {
+                ics.Text("DESCRIPTION", row.Reason);
+            }
+
+            ics.Instant("DTEND", row.EndsAt);
+            ics.Instant("DTSTAMP", row.UpdatedAt);
+            ics.Instant("DTSTART", row.StartsAt);
+            ics.Line(string.Create(CultureInfo.InvariantCulture, $"SEQUENCE:{row.Sequence}"));
+            ics.Line(StatusOf(row.Status));
+            ics.Text("SUMMARY", row.PatientErased ? ErasedPatient : feed.ShowNames ? row.PatientName : Initials(row.PatientName));
+            ics.Line(string.Create(CultureInfo.InvariantCulture, $"UID:{row.Id}@clinicflow"));
+            ics.Line("END:VEVENT");
+            if (ics.Buffered > 32 * 1024)
+            {
+                await ics.FlushAsync(ct);
+            }
         }
 
-        await writer.WriteAsync(shell.AsMemory(end), ct);
+        ics.Line("END:VCALENDAR");
+        await ics.FlushAsync(ct);
     }
-
-    private static CalendarEvent Event(Row row, bool showNames) => new()
-    {
-        Uid = $"{row.Id}@clinicflow",
-        DtStamp = Utc(row.UpdatedAt),
-        DtStart = Utc(row.StartsAt),
-        DtEnd = Utc(row.EndsAt),
-        Sequence = row.Sequence,
-        Status = StatusOf(row.Status),
-        Summary = row.PatientErased ? ErasedPatient : showNames ? row.PatientName : Initials(row.PatientName),
-        // With names allowed, the reason for the visit helps the doctor prepare; notes and contact
-        // details stay in the app. Without names, nothing about the patient beyond initials.
-        Description = showNames && !row.PatientErased && !string.IsNullOrWhiteSpace(row.Reason) ? row.Reason : null,
-    };
-
-    private static CalDateTime Utc(DateTime instant) =>
-        new(DateTime.SpecifyKind(instant, DateTimeKind.Utc), CalDateTime.UtcTzId, true);
 
     private static string StatusOf(string status) => status switch
     {
-        "scheduled" => EventStatus.Tentative,
-        "cancelled" or "no_show" => EventStatus.Cancelled,
-        _ => EventStatus.Confirmed,
+        "scheduled" => "STATUS:TENTATIVE",
+        "cancelled" or "no_show" => "STATUS:CANCELLED",
+        _ => "STATUS:CONFIRMED",
     };
+
+    /// <summary>Content lines in UTF-8 ending in CRLF, folded so that no line exceeds 75 octets (RFC 5545 §3.1).</summary>
+    private sealed class IcsWriter(Stream body)
+    {
+        private const int MaxOctets = 75;
+
+        private readonly ArrayBufferWriter<byte> buffer = new(64 * 1024);
+
+        private readonly StringBuilder text = new(256);
+
+        private byte[] line = new byte[1024];
+
+        public int Buffered => buffer.WrittenCount;
+
+        /// <summary>A TEXT value: backslash, semicolon, comma and line breaks escaped (§3.3.11).</summary>
+        public void Text(string name, string value)
+        {
+            text.Clear().Append(name).Append(':');
+            foreach (var c in value)
+            {
+                switch (c)
+                {
+                    case '\\': text.Append(@"\\"); break;
+                    case ';': text.Append(@"\;"); break;
+                    case ',': text.Append(@"\,"); break;
+                    case '\n': text.Append(@"\n"); break;
+                    case '\r': break;
+                    default: text.Append(c); break;
+                }
+            }
+
+            Line(text.ToString());
+        }
+
+        public void Instant(string name, DateTime utc) =>
+            Line(string.Create(CultureInfo.InvariantCulture, $"{name}:{utc:yyyyMMdd'T'HHmmss'Z'}"));
+
+        public void Line(string content)
+        {
+            var length = Encoding.UTF8.GetMaxByteCount(content.Length);
+            if (line.Length < length)
+            {
+                line = new byte[length];
+            }
+
+            var bytes = line.AsSpan(0, Encoding.UTF8.GetBytes(content, line));
+            var first = true;
+            while (first || bytes.Length > 0)
+            {
+                // A continuation line starts with a space; a fold never splits a character.
+                var room = first ? MaxOctets : MaxOctets - 1;
+                var take = Math.Min(room, bytes.Length);
+                while (take < bytes.Length && (bytes[take] & 0xC0) == 0x80)
+                {
+                    take--;
+                }
+
+                var span = buffer.GetSpan(take + 3);
+                var at = 0;
+                if (!first)
+                {
+                    span[at++] = (byte)' ';
+                }
+
+                bytes[..take].CopyTo(span[at..]);
+                at += take;
+                span[at++] = (byte)'\r';
+                span[at++] = (byte)'\n';
+                buffer.Advance(at);
+                bytes = bytes[take..];
+                first = false;
+            }
+        }
+
+        public async Task FlushAsync(CancellationToken ct)
+        {
+            await body.WriteAsync(buffer.WrittenMemory, ct);
+            buffer.ResetWrittenCount();
+        }
+    }
 
     /// <summary>"María González" → "M. G.": the first letter of the first and of the last name.</summary>
     public static string Initials(string fullName)

@@ -24,6 +24,8 @@ public sealed class ImportPatients : ICarterModule
 
     public const long MaxFileBytes = 50L * 1024 * 1024;
 
+    private const int ParseBatch = 2048;
+
     private const string StagingSql = """
         create temp table patient_import (
             row_no int not null,
@@ -41,26 +43,19 @@ public sealed class ImportPatients : ICarterModule
         copy pg_temp.patient_import (row_no, id, full_name, phone, email, birth_date, document_id, notes) from stdin (format binary)
         """;
 
-    // Within the file the first row of a document id, and the first row of a phone + name, wins.
-    // Against the clinic: the document id through its unique index (on conflict), phone + name by lookup.
+    // Rows that repeat an earlier row of the file never reach the staging table (StageAsync). Against
+    // the clinic: phone + name by lookup, the document id through its unique index; the conflict
+    // target names that index alone, so the other unique indexes are not probed before each insert
+    // (ids are new, and an import sets no lookup hash).
     private const string InsertSql = """
-        with ranked as (
-            select s.*,
-                   row_number() over (partition by s.document_id order by s.row_no) as document_rank,
-                   row_number() over (partition by s.phone, lower(s.full_name) order by s.row_no) as phone_rank
-            from pg_temp.patient_import s
-        )
         insert into patients (id, clinic_id, full_name, phone, email, birth_date, document_id, notes)
-        select r.id, @ClinicId, r.full_name, r.phone, r.email, r.birth_date, r.document_id, r.notes
-        from ranked r
-        where (r.document_id is null or r.document_rank = 1)
-          and (r.phone is null or r.phone_rank = 1)
-          and not exists (
+        select s.id, @ClinicId, s.full_name, s.phone, s.email, s.birth_date, s.document_id, s.notes
+        from pg_temp.patient_import s
+        where not exists (
               select 1 from patients p
-              where p.clinic_id = @ClinicId and p.phone = r.phone and lower(p.full_name) = lower(r.full_name)
+              where p.clinic_id = @ClinicId and p.phone = s.phone and lower(p.full_name) = lower(s.full_name)
                 and p.erased_at is null)
-        order by r.row_no
-        on conflict do nothing
+        on conflict (clinic_id, document_id) where document_id is not null do nothing
         """;
 
     private static readonly string[] Columns = ["fullName", "phone", "email", "birthDate", "documentId", "notes"];
@@ -92,6 +87,7 @@ public sealed class ImportPatients : ICarterModule
         var errors = new List<RowError>();
         var errorCount = 0;
         int staged;
+        int repeated;
         try
         {
             var multipart = new MultipartReader(boundary, request.Body);
@@ -129,7 +125,7 @@ public sealed class ImportPatients : ICarterModule
             }
 
             await using var csv = await CsvDataReader.CreateAsync(text, options, ct);
-            (staged, errorCount) = await StageAsync(tenant, csv, ordinals, country, errors, ct);
+            (staged, repeated, errorCount) = await StageAsync(tenant, csv, ordinals, country, errors, ct);
         }
         catch (Exception e) when (e is InvalidDataException or CsvFormatException or CsvRecordTooLargeException
             || (e is IOException and not BadHttpRequestException && !ct.IsCancellationRequested))
@@ -139,7 +135,7 @@ public sealed class ImportPatients : ICarterModule
         }
 
         var imported = await tenant.ExecuteAsync(InsertSql, new { tenant.ClinicId }, ct);
-        var skipped = staged - imported;
+        var skipped = staged + repeated - imported;
         await tenant.AuditAsync("patient.import", "patient", null, new { imported, skipped, errors = errorCount }, ct);
         return TypedResults.Ok(new Response(imported, skipped, errors, errorCount, errorCount > errors.Count));
     }
@@ -168,13 +164,66 @@ public sealed class ImportPatients : ICarterModule
         return ordinals;
     }
 
-    private static async Task<(int Staged, int Errors)> StageAsync(
+    /// <summary>
+    /// Streams the good rows into the staging table. Within the file the first row of a document id,
+    /// and the first row of a phone + name (case-folded), wins: a later row that repeats either key of
+    /// any earlier good row is counted, not staged (sets here, instead of two sorts of the whole
+    /// staging table in the database).
+    /// </summary>
+    private static async Task<(int Staged, int Repeated, int Errors)> StageAsync(
         Tenant tenant, CsvDataReader csv, int[] ordinals, string country, List<RowError> errors, CancellationToken ct)
     {
         var staged = 0;
+        var repeated = 0;
         var errorCount = 0;
         var row = 1;
+        var documents = new HashSet<string>(StringComparer.Ordinal);
+        var phoneNames = new HashSet<(string Phone, string Name)>();
+        var batch = new List<(int Row, string?[] Fields)>(ParseBatch);
+        var parsed = new (Row? Row, Text? Error)[ParseBatch];
         await using var copy = await (await tenant.ConnectionAsync(ct)).BeginBinaryImportAsync(CopySql, ct);
+
+        // Rows are checked a batch at a time on every core (phone numbers are most of the work, and
+        // PostgreSQL only waits for rows meanwhile), then counted and written in file order.
+        async Task WriteBatchAsync()
+        {
+            Parallel.For(0, batch.Count, i => parsed[i] = Parse(batch[i].Fields, country));
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (patient, message) = parsed[i];
+                if (patient is null)
+                {
+                    if (errorCount++ < MaxErrors)
+                    {
+                        errors.Add(new RowError(batch[i].Row, message!.Current));
+                    }
+
+                    continue;
+                }
+
+                // Both keys are remembered whether or not this row is kept, as a rank over the file would.
+                if ((patient.DocumentId is { } document && !documents.Add(document))
+                    | (patient.Phone is { } phone && !phoneNames.Add((phone, patient.FullName.ToLowerInvariant()))))
+                {
+                    repeated++;
+                    continue;
+                }
+
+                await copy.StartRowAsync(ct);
+                await copy.WriteAsync(batch[i].Row, NpgsqlDbType.Integer, ct);
+                await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid, ct);
+                await copy.WriteAsync(patient.FullName, NpgsqlDbType.Text, ct);
+                await WriteAsync(copy, patient.Phone, NpgsqlDbType.Text, ct);
+                await WriteAsync(copy, patient.Email, NpgsqlDbType.Text, ct);
+                await WriteAsync(copy, patient.BirthDate, NpgsqlDbType.Date, ct);
+                await WriteAsync(copy, patient.DocumentId, NpgsqlDbType.Text, ct);
+                await WriteAsync(copy, patient.Notes, NpgsqlDbType.Text, ct);
+                staged++;
+            }
+
+            batch.Clear();
+        }
+
         while (await csv.ReadAsync(ct))
         {
             row++;
@@ -193,31 +242,16 @@ public sealed class ImportPatients : ICarterModule
                 continue;
             }
 
-            var (patient, message) = Parse(fields, country);
-            if (patient is null)
+            batch.Add((row, fields));
+            if (batch.Count == ParseBatch)
             {
-                if (errorCount++ < MaxErrors)
-                {
-                    errors.Add(new RowError(row, message!.Current));
-                }
-
-                continue;
+                await WriteBatchAsync();
             }
-
-            await copy.StartRowAsync(ct);
-            await copy.WriteAsync(row, NpgsqlDbType.Integer, ct);
-            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid, ct);
-            await copy.WriteAsync(patient.FullName, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, patient.Phone, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, patient.Email, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, patient.BirthDate, NpgsqlDbType.Date, ct);
-            await WriteAsync(copy, patient.DocumentId, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, patient.Notes, NpgsqlDbType.Text, ct);
-            staged++;
         }
 
+        await WriteBatchAsync();
         await copy.CompleteAsync(ct);
-        return (staged, errorCount);
+        return (staged, repeated, errorCount);
     }
 
     private static bool AllBlank(CsvDataReader csv)

@@ -410,7 +410,7 @@ public sealed class GetAvailabilityTests(AppFixture app) : SchedulingTest(app)
             from generate_series(24, 5024) n;
             analyze appointments;
             """, new { doctor, admin.ClinicId });
-        var sql = (string)typeof(GetAvailability).GetField("BookedSql", BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!;
+        var sql = (string)typeof(AppointmentRules).GetField("BookedSql", BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!;
         var from = HoursAhead(7, 0);
 
         var app = new NpgsqlConnectionStringBuilder(isolated.AdminConnectionString)

@@ -189,8 +189,9 @@ public sealed class ListAppointmentsTests(AppFixture app) : SchedulingTest(app)
     }
 
     /// <summary>
-    /// The slice's own statement, planned as each request plans it (custom plan, parameters known),
-    /// against a clinic among many: every filter combination walks one of the appointment indexes.
+    /// The slice's own statements, planned as the app's prepared statements are once they go generic
+    /// (parameters unknown), as the app's role with the tenant set, against a clinic among many: every
+    /// filter combination walks one of the appointment indexes.
     /// </summary>
     [Fact]
     public async Task Runs_on_the_appointment_indexes_in_a_large_table()
@@ -222,12 +223,21 @@ public sealed class ListAppointmentsTests(AppFixture app) : SchedulingTest(app)
         var patient = await db.ExecuteScalarAsync<Guid>(
             "select patient_id from appointments where clinic_id = @ClinicId limit 1", new { admin.ClinicId });
 
-        var sql = (string)typeof(ListAppointments).GetField("Sql", BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!;
-        var window = (From: (DateTimeOffset?)day.AddHours(24), To: (DateTimeOffset?)day.AddHours(48));
-        Assert.Contains("ix_appointments_clinic_day", await PlanAsync(db, sql, admin.ClinicId!.Value, null, null, null, window.From, window.To));
-        Assert.Contains("ix_appointments_clinic_day", await PlanAsync(db, sql, admin.ClinicId.Value, null, null, ["scheduled", "confirmed"], null, null));
-        Assert.Contains("ix_appointments_doctor", await PlanAsync(db, sql, admin.ClinicId.Value, doctor, null, null, window.From, window.To));
-        Assert.Contains("ix_appointments_patient", await PlanAsync(db, sql, admin.ClinicId.Value, null, patient, null, null, null));
+        static string Sql(string name) =>
+            (string)typeof(ListAppointments).GetField(name, BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!;
+        var app = new NpgsqlConnectionStringBuilder(isolated.AdminConnectionString)
+        {
+            Username = PostgresCluster.AppRole,
+            Password = PostgresCluster.AppPassword,
+        };
+        await using var connection = new NpgsqlConnection(app.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var tx = await connection.BeginTransactionAsync(Ct);
+        await connection.ExecuteAsync("select set_config('app.clinic_id', @c, true)", new { c = admin.ClinicId.ToString() }, tx);
+        Assert.Contains("ix_appointments_clinic_day", await PlanAsync(connection, Sql("ClinicSql")));
+        Assert.Contains("ix_appointments_doctor", await PlanAsync(connection, Sql("DoctorSql")));
+        Assert.Contains("ix_appointments_patient", await PlanAsync(connection, Sql("PatientSql")));
+        await tx.RollbackAsync(Ct);
 
         var page = await ListAsync(admin, $"?from={Instant(day.AddHours(24))}&to={Instant(day.AddHours(48))}&limit=200", isolated.Host);
         Assert.Equal(200, page.Items.Count);
@@ -235,30 +245,20 @@ public sealed class ListAppointmentsTests(AppFixture app) : SchedulingTest(app)
         Assert.NotNull(page.NextCursor);
     }
 
-    private static async Task<string> PlanAsync(NpgsqlConnection connection, string sql, Guid clinicId, Guid? doctorId, Guid? patientId, string[]? statuses,
-        DateTimeOffset? from, DateTimeOffset? to)
-    {
-        await using var explain = new NpgsqlCommand("explain " + sql, connection);
-        explain.Parameters.AddWithValue("ClinicId", clinicId);
-        explain.Parameters.AddWithValue("DoctorId", (object?)doctorId ?? DBNull.Value);
-        explain.Parameters.AddWithValue("PatientId", (object?)patientId ?? DBNull.Value);
-        explain.Parameters.AddWithValue("Statuses", (object?)statuses ?? DBNull.Value);
-        explain.Parameters.AddWithValue("From", (object?)from?.ToUniversalTime() ?? DBNull.Value);
-        explain.Parameters.AddWithValue("To", (object?)to?.ToUniversalTime() ?? DBNull.Value);
-        explain.Parameters.AddWithValue("AfterStart", DBNull.Value);
-        explain.Parameters.AddWithValue("AfterId", DBNull.Value);
-        explain.Parameters.AddWithValue("Take", 51);
-        var plan = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync(Ct))
-        {
-            while (await reader.ReadAsync(Ct))
-            {
-                plan.Add(reader.GetString(0));
-            }
-        }
+    private static readonly string[] Parameters = ["ClinicId", "DoctorId", "PatientId", "Statuses", "From", "To", "AfterStart", "AfterId", "Take"];
 
-        var text = string.Join('\n', plan);
+    /// <summary>The generic plan of a statement, prepared with the parameters' types only.</summary>
+    private static async Task<string> PlanAsync(NpgsqlConnection connection, string sql)
+    {
+        var numbered = Parameters.Select((name, i) => (name, i)).Aggregate(sql, (text, p) => text.Replace("@" + p.name, "$" + (p.i + 1), StringComparison.Ordinal));
+        await connection.ExecuteAsync("set local plan_cache_mode = force_generic_plan");
+        await connection.ExecuteAsync(
+            "prepare list_plan (uuid, uuid, uuid, text[], timestamptz, timestamptz, timestamptz, uuid, int) as " + numbered);
+        var text = string.Join('\n', await connection.QueryAsync<string>(
+            "explain execute list_plan (null, null, null, null, null, null, null, null, 51)"));
+        await connection.ExecuteAsync("deallocate list_plan");
         Assert.DoesNotContain("Seq Scan on appointments", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sort", text, StringComparison.Ordinal);
         return text;
     }
 }
