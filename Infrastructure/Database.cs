@@ -23,7 +23,9 @@ public static class Database
         SqlMapper.AddTypeHandler(new DateTimeOffsetHandler());
         services.AddSingleton(sp =>
         {
-            var builder = new NpgsqlDataSourceBuilder(ConnectionString(sp.GetRequiredService<IConfiguration>()));
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            DbScope.GuardReads = configuration.GetValue<bool>("Database:GuardReads");
+            var builder = new NpgsqlDataSourceBuilder(ConnectionString(configuration));
             var csb = builder.ConnectionStringBuilder;
             // Fail closed fast: a request waits at most a few seconds for the database, then 503.
             if (!ExplicitlySet(csb, "Timeout"))

@@ -45,6 +45,14 @@ public abstract class DbScope(HttpContext http)
     private NpgsqlConnection? _connection;
     private NpgsqlTransaction? _transaction;
 
+    /// <summary>
+    /// Runs reads with <c>transaction_read_only</c> on (<c>Database:GuardReads</c>), so a GET that writes
+    /// without <see cref="UseTransaction"/> fails instead of writing outside a transaction. On in the
+    /// tests; off by default, because setting it costs a tenant read a third of its throughput
+    /// (bench/results/read-guard-2026-11-29.md).
+    /// </summary>
+    internal static bool GuardReads { get; set; }
+
     // The open transaction already holds this scope's settings (in a read, no statement keeps them).
     private bool _settingsHeld;
     private bool _planPerCall;
@@ -279,7 +287,7 @@ public abstract class DbScope(HttpContext http)
 
     private CommandDefinition PreludedCommand(string? sql, object? args, bool check, CancellationToken ct)
     {
-        var extra = (_transaction is null ? ReadOnlySetting : "") + (_planPerCall ? PlanPerCallSetting : "");
+        var extra = (_transaction is null && GuardReads ? ReadOnlySetting : "") + (_planPerCall ? PlanPerCallSetting : "");
         var text = SettingsSql(extra) + (check ? ";\n" + CheckSql : "") + (sql is null ? "" : ";\n" + sql);
         var parameters = new DynamicParameters(args);
         AddScopeParameters(parameters);

@@ -85,6 +85,8 @@ public sealed class AppFixture : IAsyncLifetime
             ["Auth:SyncSecret"] = SyncSecret,
             // Hashing at OWASP cost takes ~150 ms; tests check behaviour, not cost (docs/security.md).
             ["Auth:PasswordIterations"] = "1000",
+            // A GET that writes without asking for a transaction fails here (25006), not in production.
+            ["Database:GuardReads"] = "true",
             ["PublicBaseUrl"] = PublicBaseUrl,
             ["Smtp:Host"] = "127.0.0.1",
             ["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
