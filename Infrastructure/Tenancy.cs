@@ -18,7 +18,7 @@ public enum AppRole
 /// One request's database work on one pooled connection. A request that may write (any method but
 /// GET and HEAD) runs in one transaction, committed by the gate that opened it when the handler
 /// succeeds and rolled back otherwise, so nothing is ever half-written. A read (GET, HEAD) needs no
-/// explicit transaction: each of its statements is its own read-only implicit transaction.
+/// explicit transaction: each of its statements is its own implicit transaction.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -28,8 +28,8 @@ public enum AppRole
 /// next statement, in the same message and the same implicit or explicit transaction (one Sync).
 /// The check's row is read and judged before anything the handler's statement returned; a refusal
 /// discards the rest (and the gate rolls back), so the handler never sees a row of a caller the
-/// check refused. A read's statements are read-only (<c>transaction_read_only</c>): a GET that
-/// writes must say so with <see cref="UseTransaction"/> (the audit and the outbox do it themselves).
+/// check refused. A GET that writes must say so with <see cref="UseTransaction"/> (the audit and
+/// the outbox do it themselves); the tests enforce it (<see cref="GuardReads"/>).
 /// </para>
 /// <para>
 /// Minimal APIs bind parameters before endpoint filters run, so a handler's scope is bound empty and
@@ -672,7 +672,7 @@ internal static class ScopeRunner
             await scope.RollbackAsync();
             return refused.Problem;
         }
-        catch (Exception e) when (e is not OperationCanceledException && scope is Tenant { HasPendingCheck: true })
+        catch (Exception e) when (e is not OperationCanceledException && scope.HasPendingCheck)
         {
             // The handler failed before any statement carried the gate's check: the check still
             // answers first, so a refused caller learns nothing from the handler's failure.

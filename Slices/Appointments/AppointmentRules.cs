@@ -205,14 +205,9 @@ public static class AppointmentRules
         ArgumentNullException.ThrowIfNull(scope);
         using var results = await scope.QueryMultipleAsync(ScheduleSql + BookedSql,
             new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to, EarliestStart = EarliestOverlappingStart(from) }, ct);
-        var doctor = await results.ReadSingleOrDefaultAsync<DoctorRow>();
-        var weekly = (await results.ReadAsync<WeeklyRange>()).ToList();
-        var timeOff = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();
+        var schedule = await ReadScheduleAsync(results, forBooking: false);
         var booked = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();
-        return doctor is null
-            ? (null, booked)
-            : (new DoctorSchedule(doctor.Active, doctor.SlotMinutes, TimeZoneInfo.FindSystemTimeZoneById(doctor.Timezone), weekly, timeOff),
-                booked);
+        return (schedule, booked);
     }
 
     /// <summary>

@@ -62,11 +62,11 @@ public sealed partial class GetAvailability : ICarterModule
                 "'to' must be after 'from'.", "'to' debe ser posterior a 'from'.", "'to' muss nach 'from' liegen."));
         }
 
-        // Counted on the clinic's calendar, so a window of whole local days is not refused for a DST hour.
+        // Longer by more than a day than allowed is too long in any zone (offsets differ by hours):
+        // refused before anything is read. The exact rule needs the clinic's zone, which comes with
+        // the schedule.
         var days = AppointmentRules.MaxAvailabilityDays;
-        // Without the zone yet, a window longer by more than a day than allowed is too long in any
-        // zone (offsets change by hours): refused before any bookings are read.
-        if ((zone is not null && TooLong(from, to, zone, days)) || to - from > TimeSpan.FromDays(days + 1))
+        if (to - from > TimeSpan.FromDays(days + 1))
         {
             return WindowTooLong(days);
         }
@@ -75,31 +75,29 @@ public sealed partial class GetAvailability : ICarterModule
         var reach = to.AddMinutes(request.DurationMinutes ?? AppointmentRules.MaxDurationMinutes);
         var (schedule, booked) = await AppointmentRules.LoadScheduleAndBookingsAsync(tenant, tenant.ClinicId, request.DoctorId!.Value,
             from, reach, ct);
-        if (zone is null && schedule is not null && TooLong(from, to, schedule.Zone, days))
-        {
-            return WindowTooLong(days);
-        }
-
         if (schedule is null)
         {
             return ApiProblem.NotFound();
         }
 
-        zone = schedule.Zone;
+        // Counted on the clinic's calendar, so a window of whole local days is not refused for a DST hour.
+        if (TimeZoneInfo.ConvertTime(to, schedule.Zone).DateTime - TimeZoneInfo.ConvertTime(from, schedule.Zone).DateTime > TimeSpan.FromDays(days))
+        {
+            return WindowTooLong(days);
+        }
+
+        var zoneId = schedule.Zone.Id;
         if (!schedule.Active)
         {
-            return TypedResults.Ok(new Response([], zone.Id, schedule.SlotMinutes));
+            return TypedResults.Ok(new Response([], zoneId, schedule.SlotMinutes));
         }
 
         var duration = TimeSpan.FromMinutes(request.DurationMinutes ?? schedule.SlotMinutes);
         var slots = AppointmentRules.FreeSlots(schedule, booked, duration, from, to, clock.GetUtcNow())
             .Select(s => new Slot(s.Start, s.End))
             .ToList();
-        return TypedResults.Ok(new Response(slots, zone.Id, schedule.SlotMinutes));
+        return TypedResults.Ok(new Response(slots, zoneId, schedule.SlotMinutes));
     }
-
-    private static bool TooLong(DateTimeOffset from, DateTimeOffset to, TimeZoneInfo zone, int days) =>
-        TimeZoneInfo.ConvertTime(to, zone).DateTime - TimeZoneInfo.ConvertTime(from, zone).DateTime > TimeSpan.FromDays(days);
 
     private static ApiProblem WindowTooLong(int days) => ApiProblem.Validation("to", new(
         $"The window can span {days} days at most.",
