@@ -1,3 +1,4 @@
+using System.Data;
 using System.Text.Json;
 
 namespace ClinicFlow.Infrastructure;
@@ -6,6 +7,8 @@ namespace ClinicFlow.Infrastructure;
 /// The audit writer: one call a slice makes inside its transaction. Entries are append-only and
 /// hash-chained per clinic; the chain head row serialises writers of one clinic, and the digest
 /// is computed by the database (audit_digest) so /api/audit/verify recomputes it identically.
+/// A request's entries are written with its COMMIT, in the same message, so a clinic's writers hold
+/// the head only for the server's commit; background jobs append in their own transactions directly.
 /// </summary>
 public static class Audit
 {
@@ -34,27 +37,46 @@ public static class Audit
         from head
         """;
 
-    /// <summary>Appends an entry to <paramref name="clinicId"/>'s chain. <paramref name="changes"/> must hold no secrets.</summary>
+    // The statement with its parameter names numbered apart from the request's other queued statements.
+    private static readonly string[] Statements = [.. Enumerable.Range(0, 8).Select(Numbered)];
+
+    private static string Prefix(int count) => "a" + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
+
+    private static string Numbered(int count) => Sql.Replace("@", "@" + Prefix(count), StringComparison.Ordinal);
+
+    /// <summary>
+    /// Appends an entry to <paramref name="clinicId"/>'s chain with the request's commit (in the same
+    /// message as <c>COMMIT</c>, so the chain head is locked only while the server commits; see
+    /// <see cref="DbScope.AtCommit"/>). <paramref name="changes"/> must hold no secrets.
+    /// </summary>
     public static Task AuditAsync(this DbScope scope, Guid clinicId, string action, string entityType, object? entityId,
         object? changes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        scope.UseTransaction();
+        Queue(scope, clinicId, action, entityType, entityId, changes, liftRls: false);
+        return Task.CompletedTask;
+    }
+
+    private static void Queue(DbScope scope, Guid clinicId, string action, string entityType, object? entityId, object? changes,
+        bool liftRls)
+    {
         var http = scope.Http;
         var userAgent = http.Request.Headers.UserAgent.ToString();
-        return scope.ExecuteAsync(Sql, new
-        {
-            ClinicId = clinicId,
-            Id = Guid.CreateVersion7(),
-            scope.ActorId,
-            scope.ActorType,
-            Action = action,
-            EntityType = entityType,
-            EntityId = entityId?.ToString(),
-            Ip = http.ClientIp(),
-            UserAgent = userAgent.Length > 500 ? userAgent[..500] : userAgent,
-            Changes = JsonSerializer.Serialize(changes ?? new { }, Json),
-        }, ct);
+        var count = scope.AtCommitCount;
+        var prefix = Prefix(count);
+        var parameters = new Dapper.DynamicParameters();
+        parameters.Add(prefix + "ClinicId", clinicId, DbType.Guid);
+        parameters.Add(prefix + "Id", Guid.CreateVersion7(), DbType.Guid);
+        parameters.Add(prefix + "ActorId", scope.ActorId, DbType.Guid);
+        parameters.Add(prefix + "ActorType", scope.ActorType, DbType.String);
+        parameters.Add(prefix + "Action", action, DbType.String);
+        parameters.Add(prefix + "EntityType", entityType, DbType.String);
+        parameters.Add(prefix + "EntityId", entityId?.ToString(), DbType.String);
+        parameters.Add(prefix + "Ip", http.ClientIp(), DbType.String);
+        parameters.Add(prefix + "UserAgent", userAgent.Length > 500 ? userAgent[..500] : userAgent, DbType.String);
+        parameters.Add(prefix + "Changes", JsonSerializer.Serialize(changes ?? new { }, Json), DbType.String);
+        var sql = count < Statements.Length ? Statements[count] : Numbered(count);
+        scope.AtCommit(liftRls ? BypassOnSql + ";\n" + sql + ";\n" + BypassOffSql : sql, parameters);
     }
 
     /// <summary>Appends an entry for a background job acting on its own (actor type <c>system</c>, no actor id).</summary>
@@ -89,21 +111,14 @@ public static class Audit
 
     private const string BypassOffSql = "select set_config('app.bypass_rls', '', true)";
 
-    /// <summary>Appends an entry to the caller's clinic chain (the platform chain for a user without a clinic).</summary>
-    public static async Task AuditAsync(this Tenant tenant, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
+    /// <summary>Appends an entry to the caller's clinic chain (the platform chain for a user without a clinic), with the commit.</summary>
+    public static Task AuditAsync(this Tenant tenant, string action, string entityType, object? entityId, object? changes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        if (tenant.HasClinic)
-        {
-            await tenant.AuditAsync(tenant.ClinicId, action, entityType, entityId, changes, ct);
-            return;
-        }
 
         // Row-level security hides the platform chain from a tenant connection without a clinic:
-        // lift it for this one append only. If the append fails, the request's transaction rolls back.
-        tenant.UseTransaction();
-        await tenant.ExecuteAsync(BypassOnSql, null, ct);
-        await tenant.AuditAsync(PlatformChain, action, entityType, entityId, changes, ct);
-        await tenant.ExecuteAsync(BypassOffSql, null, ct);
+        // the append lifts it for itself only. If the append fails, the request's transaction rolls back.
+        Queue(tenant, tenant.HasClinic ? tenant.ClinicId : PlatformChain, action, entityType, entityId, changes, liftRls: !tenant.HasClinic);
+        return Task.CompletedTask;
     }
 }

@@ -32,6 +32,11 @@ public enum AppRole
 /// the outbox do it themselves); the tests enforce it (<see cref="GuardReads"/>).
 /// </para>
 /// <para>
+/// Statements queued with <see cref="AtCommit"/> (the audit append) travel with the <c>COMMIT</c>, in
+/// one message: the clinic's audit chain head is then locked only while the server runs them and the
+/// commit, never across a round trip to the app.
+/// </para>
+/// <para>
 /// Minimal APIs bind parameters before endpoint filters run, so a handler's scope is bound empty and
 /// the route's gate attaches the connection to it before the handler body executes.
 /// </para>
@@ -55,6 +60,9 @@ public abstract class DbScope(HttpContext http)
 
     // The open transaction already holds this scope's settings (in a read, no statement keeps them).
     private bool _settingsHeld;
+
+    // Statements that run with COMMIT, in its message (the audit append).
+    private List<(string Sql, DynamicParameters Args)>? _atCommit;
     private bool _planPerCall;
 
     public HttpContext Http { get; } = http;
@@ -151,6 +159,32 @@ public abstract class DbScope(HttpContext http)
         if (HasPendingCheck)
         {
             await using var run = await RunAsync(null, null, ct);
+        }
+    }
+
+    /// <summary>How many statements wait for COMMIT; a writer numbers its parameter names with it.</summary>
+    internal int AtCommitCount => _atCommit?.Count ?? 0;
+
+    /// <summary>
+    /// Runs <paramref name="sql"/> with the request's <c>COMMIT</c>, in the same message, after every
+    /// other statement of the request; nothing of it runs if the request rolls back. Its parameter
+    /// names must differ from those of every other queued statement (number them with <see cref="AtCommitCount"/>).
+    /// </summary>
+    internal void AtCommit(string sql, DynamicParameters args)
+    {
+        UseTransaction();
+        (_atCommit ??= []).Add((sql, args));
+    }
+
+    /// <summary>
+    /// Runs the statements queued for <c>COMMIT</c> now, for a handler that reads what they wrote (the
+    /// vault event answers with its audit entry). One round trip; nothing to do when none are queued.
+    /// </summary>
+    public async Task RunQueuedAsync(CancellationToken ct)
+    {
+        if (TakeQueued() is { } queued)
+        {
+            await ExecuteAsync(queued.Sql, queued.Args, ct);
         }
     }
 
@@ -267,10 +301,51 @@ public abstract class DbScope(HttpContext http)
 
     internal async Task CommitAsync()
     {
-        if (_transaction is not null)
+        if (_transaction is null)
+        {
+            return;
+        }
+
+        if (TakeQueued() is not { } queued)
         {
             await _transaction.CommitAsync(CancellationToken.None);
+            return;
         }
+
+        // The queued statements and COMMIT in one message (one Sync): if a statement fails, the server
+        // skips the rest, COMMIT included, and the request fails with nothing written. The check has
+        // been judged by now (the runner verifies before it commits); the settings may still be due.
+        await VerifyAsync(CancellationToken.None);
+        var text = queued.Sql + ";\ncommit";
+        if (!_settingsHeld)
+        {
+            text = SettingsSql("") + ";\n" + text;
+            AddScopeParameters(queued.Args);
+        }
+
+        await Open.ExecuteAsync(new CommandDefinition(text, queued.Args, _transaction, cancellationToken: CancellationToken.None));
+
+        // The server ended the transaction with the batch's COMMIT, and Npgsql has marked ours completed.
+        await _transaction.DisposeAsync();
+        _transaction = null;
+    }
+
+    // The queued statements as one batch text with all their parameters; null when none are queued.
+    private (string Sql, DynamicParameters Args)? TakeQueued()
+    {
+        if (_atCommit is not { Count: > 0 } queued)
+        {
+            return null;
+        }
+
+        _atCommit = null;
+        var parameters = new DynamicParameters();
+        foreach (var (_, args) in queued)
+        {
+            parameters.AddDynamicParams(args);
+        }
+
+        return (string.Join(";\n", queued.Select(q => q.Sql)), parameters);
     }
 
     internal async Task RollbackAsync()

@@ -24,8 +24,9 @@ public sealed class RecordVaultEvent : ICarterModule
         }
     }
 
-    // The writer does not hand back the entry it appended, but this transaction still holds the lock on
-    // the clinic's chain head, so the head points at our entry until we commit.
+    // The writer does not hand back the entry it appended (and appends with the commit unless asked to
+    // run it now), but once it ran, this transaction holds the lock on the clinic's chain head, so the
+    // head points at our entry until we commit.
     private const string Sql = """
         select l.id, l.occurred_at
         from audit_heads h
@@ -49,6 +50,7 @@ public sealed class RecordVaultEvent : ICarterModule
         }
 
         await tenant.AuditAsync("vault." + request.Event, "vault", tenant.UserId, new { request.Reason }, ct);
+        await tenant.RunQueuedAsync(ct);
         var entry = await tenant.QuerySingleAsync<Entry>(Sql, new { tenant.ClinicId }, ct);
         // An audit entry has no URL of its own to point a Location header at.
         return TypedResults.Created((string?)null, new Response(entry.Id, request.Event!, entry.OccurredAt));

@@ -26,6 +26,10 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
         tenant.Attach(connection, writes: true);
         tenant.Claim(admin.UserId, clinicId, tokenVersion);
         await tenant.AuditAsync("test.rolled_back", "test", 42, new { step = 1 }, Ct);
+        // Queued for the commit: nothing written yet.
+        Assert.Equal(2L, await tenant.ExecuteScalarAsync<long>(
+            "select seq from audit_heads where clinic_id = @clinicId", new { clinicId }, Ct));
+        await tenant.RunQueuedAsync(Ct);
         Assert.Equal(3L, await tenant.ExecuteScalarAsync<long>(
             "select seq from audit_heads where clinic_id = @clinicId", new { clinicId }, Ct));
         await tenant.RollbackAsync();
@@ -53,6 +57,71 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
         Assert.Equal(0, await App.ScalarAsync<int>(
             "select count(*)::int from audit_log where action = 'clinic.create' and changes ->> 'name' = @clinicName", new { clinicName }));
         Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from clinics where name = @clinicName", new { clinicName }));
+    }
+
+    [Fact]
+    public async Task An_append_that_fails_with_the_commit_leaves_nothing_of_the_request()
+    {
+        var admin = await RegisterClinicAsync();
+        var clinicId = admin.ClinicId!.Value;
+        var trigger = "tr_refuse_" + Guid.NewGuid().ToString("N");
+        var seqBefore = await App.ScalarAsync<long>("select seq from audit_heads where clinic_id = @clinicId", new { clinicId });
+
+        // The entry is appended in the message that carries COMMIT; the server refuses it there.
+        await App.ExecuteAsync($"""
+            create function {trigger}() returns trigger language plpgsql as $$
+            begin
+                if new.clinic_id = '{clinicId}' and new.action = 'patient.create' then
+                    raise exception 'refused by the test';
+                end if;
+                return new;
+            end $$;
+            create trigger {trigger} before insert on audit_log for each row execute function {trigger}();
+            """);
+        try
+        {
+            var result = await Host.Scenario(s =>
+            {
+                s.Post.Json(new { fullName = "Never Written" }).ToUrl("/api/patients");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.InternalServerError);
+            });
+            await ErrorAsync(result, ErrorCodes.InternalError);
+        }
+        finally
+        {
+            await App.ExecuteAsync($"drop trigger {trigger} on audit_log; drop function {trigger}();");
+        }
+
+        Assert.Equal(0, await App.ScalarAsync<int>(
+            "select count(*)::int from patients where clinic_id = @clinicId and full_name = 'Never Written'", new { clinicId }));
+        Assert.Equal(seqBefore, await App.ScalarAsync<long>("select seq from audit_heads where clinic_id = @clinicId", new { clinicId }));
+        Assert.True((await VerifyAsync(admin)).Valid);
+    }
+
+    [Fact]
+    public async Task Several_entries_of_one_request_chain_in_the_order_they_were_written()
+    {
+        var admin = await RegisterClinicAsync();
+        var clinicId = admin.ClinicId!.Value;
+        var dataSource = Host.Services.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
+        var tokenVersion = await App.ScalarAsync<int>("select token_version from users where id = @UserId", new { admin.UserId });
+
+        var tenant = new Tenant(new DefaultHttpContext());
+        tenant.Attach(connection, writes: true);
+        tenant.Claim(admin.UserId, clinicId, tokenVersion);
+        for (var step = 1; step <= 10; step++)
+        {
+            await tenant.AuditAsync("test.step", "test", step, new { step }, Ct);
+        }
+
+        await tenant.CommitAsync();
+
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            await App.QueryAsync<string>(
+                "select entity_id from audit_log where clinic_id = @clinicId and action = 'test.step' order by seq", new { clinicId }));
+        Assert.True((await VerifyAsync(admin)).Valid);
     }
 
     [Fact]
