@@ -55,11 +55,18 @@ public static class AppointmentBooking
         ArgumentNullException.ThrowIfNull(booking);
 
         // The patient before the doctor, the order an erasure takes them in (patient, then its
-        // appointments, which touch their doctors' calendars), so the two never wait on each other.
-        var blocked = await connection.QuerySingleOrDefaultAsync<bool?>(new CommandDefinition(PatientSql,
-            new { booking.ClinicId, booking.PatientId }, transaction, cancellationToken: ct));
-        var schedule = await AppointmentRules.LoadScheduleAsync(connection, transaction, booking.ClinicId, booking.DoctorId,
-            booking.StartsAt, booking.EndsAt, ct, forBooking: true);
+        // appointments, which touch their doctors' calendars), so the two never wait on each other;
+        // both locks and the schedule in one round trip.
+        bool? blocked;
+        AppointmentRules.DoctorSchedule? schedule;
+        using (var results = await connection.QueryMultipleAsync(new CommandDefinition(PatientSql + ";\n" + AppointmentRules.BookingScheduleSql,
+            new { booking.ClinicId, booking.PatientId, booking.DoctorId, From = booking.StartsAt, To = booking.EndsAt }, transaction,
+            cancellationToken: ct)))
+        {
+            blocked = await results.ReadSingleOrDefaultAsync<bool?>();
+            schedule = await AppointmentRules.ReadScheduleAsync(results, forBooking: true);
+        }
+
         if (schedule is null || blocked is null)
         {
             return new Result(Outcome.NotFound, Guid.Empty, false);

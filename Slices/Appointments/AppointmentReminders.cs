@@ -20,8 +20,9 @@ public static class AppointmentReminders
     /// <summary>The approved Meta template the reminder is sent with (docs/whatsapp.md).</summary>
     public const string Template = "appointment_reminder";
 
-    private const string ContextSql = """
-        select c.name as clinic_name, c.locale, c.timezone, c.reminder_hours, coalesce(w.enabled, false) as enabled,
+    /// <summary>What <see cref="QueueAsync(DbScope, Context?, DateTimeOffset, CancellationToken)"/> needs (<c>@ClinicId</c>, <c>@Id</c>), for a caller that reads it in its own batch.</summary>
+    internal const string ContextSql = """
+        select a.id, a.clinic_id, c.name as clinic_name, c.locale, c.timezone, c.reminder_hours, coalesce(w.enabled, false) as enabled,
                a.starts_at, a.status, a.patient_id, d.full_name as doctor_name, p.full_name as patient_name, p.phone,
                p.blocked or p.erased_at is not null as unreachable
         from appointments a
@@ -62,8 +63,12 @@ public static class AppointmentReminders
         """;
 
     // Property mapping: Npgsql reports int[] as System.Array, which Dapper's constructor matching refuses.
-    private sealed class Context
+    internal sealed class Context
     {
+        public Guid Id { get; init; }
+
+        public Guid ClinicId { get; init; }
+
         public string ClinicName { get; init; } = "";
 
         public string Locale { get; init; } = "en";
@@ -93,13 +98,22 @@ public static class AppointmentReminders
     public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, Guid appointmentId, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        var queued = await QueueAsync(await scope.ConnectionAsync(ct), scope.Transaction, clinicId, appointmentId, now, ct);
-        if (queued > 0)
+        var context = await scope.QuerySingleOrDefaultAsync<Context>(ContextSql, new { ClinicId = clinicId, Id = appointmentId }, ct);
+        return await QueueAsync(scope, context, now, ct);
+    }
+
+    /// <summary>As above, with the <see cref="ContextSql"/> row the caller read in its own batch (null: no such appointment).</summary>
+    internal static async Task<int> QueueAsync(DbScope scope, Context? context, DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        if (Plan(context, now) is not { } insert)
         {
-            scope.OutboxTouched = true;
+            return 0;
         }
 
-        return queued;
+        await scope.ExecuteAsync(InsertSql, insert, ct);
+        scope.OutboxTouched = true;
+        return insert.Ids.Length;
     }
 
     /// <summary>As above, on a connection outside a request (a waitlist offer booked over WhatsApp); the caller wakes the sender.</summary>
@@ -109,10 +123,26 @@ public static class AppointmentReminders
         ArgumentNullException.ThrowIfNull(connection);
         var context = await connection.QuerySingleOrDefaultAsync<Context>(new CommandDefinition(ContextSql,
             new { ClinicId = clinicId, Id = appointmentId }, transaction, cancellationToken: ct));
+        if (Plan(context, now) is not { } insert)
+        {
+            return 0;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(InsertSql, insert, transaction, cancellationToken: ct));
+        return insert.Ids.Length;
+    }
+
+    private sealed record Insert(Guid ClinicId, string Recipient, Guid PatientId, Guid AppointmentId, Guid[] Ids, string[] Payloads,
+        DateTimeOffset[] Dues);
+
+    // The rows to queue: one per reminder hour still ahead, none for a clinic without WhatsApp, a
+    // patient without a phone or not reachable, or an appointment that no longer holds its slot.
+    private static Insert? Plan(Context? context, DateTimeOffset now)
+    {
         if (context is null || !context.Enabled || context.Phone is null || context.Unreachable
             || !AppointmentRules.CanReschedule(context.Status))
         {
-            return 0;
+            return null;
         }
 
         var zone = TimeZoneInfo.FindSystemTimeZoneById(context.Timezone);
@@ -121,22 +151,10 @@ public static class AppointmentReminders
             .Select(hours => context.StartsAt.AddHours(-hours).ToUniversalTime())
             .Where(due => due > now)
             .ToArray();
-        if (dues.Length == 0)
-        {
-            return 0;
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(InsertSql, new
-        {
-            ClinicId = clinicId,
-            Recipient = context.Phone,
-            context.PatientId,
-            AppointmentId = appointmentId,
-            Ids = dues.Select(_ => Guid.CreateVersion7()).ToArray(),
-            Payloads = dues.Select(_ => payload).ToArray(),
-            Dues = dues,
-        }, transaction, cancellationToken: ct));
-        return dues.Length;
+        return dues.Length == 0
+            ? null
+            : new Insert(context.ClinicId, context.Phone, context.PatientId, context.Id, [.. dues.Select(_ => Guid.CreateVersion7())],
+                [.. dues.Select(_ => payload)], dues);
     }
 
     /// <summary>Drops the reminders of an appointment not yet sent (cancelled, no-show, attended, rescheduled).</summary>

@@ -144,7 +144,8 @@ public static class AppointmentRules
         select 1 from doctors where clinic_id = @ClinicId and id = @DoctorId for no key update;
         """;
 
-    private const string BookingScheduleSql = LockDoctorSql + ScheduleSql;
+    /// <summary>The doctor's row locked, then the schedule (<c>@ClinicId</c>, <c>@DoctorId</c>, <c>@From</c>, <c>@To</c>); read it with <see cref="ReadScheduleAsync"/>.</summary>
+    internal const string BookingScheduleSql = LockDoctorSql + ScheduleSql;
 
     /// <summary>
     /// The doctor's schedule around [from, to), or null when the clinic has no such doctor. With
@@ -169,7 +170,7 @@ public static class AppointmentRules
         return await ReadScheduleAsync(results, forBooking);
     }
 
-    private static async Task<DoctorSchedule?> ReadScheduleAsync(SqlMapper.GridReader results, bool forBooking)
+    internal static async Task<DoctorSchedule?> ReadScheduleAsync(SqlMapper.GridReader results, bool forBooking)
     {
         if (forBooking)
         {

@@ -88,8 +88,17 @@ public sealed class CreateAppointment : ICarterModule
             return AppointmentBooking.Refusal(booked.Outcome);
         }
 
-        var row = await tenant.QuerySingleAsync<Row>(ReadSql, new { tenant.ClinicId, booked.Id }, ct);
-        await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, row.Id, clock.GetUtcNow(), ct);
+        // The answer and the reminders' context in one round trip: the doctor's row stays locked until COMMIT.
+        Row row;
+        AppointmentReminders.Context? reminders;
+        using (var results = await tenant.QueryMultipleAsync(ReadSql + ";\n" + AppointmentReminders.ContextSql,
+            new { tenant.ClinicId, booked.Id }, ct))
+        {
+            row = await results.ReadSingleAsync<Row>();
+            reminders = await results.ReadSingleOrDefaultAsync<AppointmentReminders.Context>();
+        }
+
+        await AppointmentReminders.QueueAsync(tenant, reminders, clock.GetUtcNow(), ct);
 
         // Ids and field names only: reason and notes can describe the patient's health.
         var fields = new List<string> { "doctorId", "patientId", "startsAt", "endsAt" };
