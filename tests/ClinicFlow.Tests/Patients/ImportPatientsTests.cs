@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -174,6 +175,47 @@ public sealed class ImportPatientsTests(AppFixture app) : ApiTest(app)
             s.Post.MultipartFormData(content).ToUrl("/api/patients/import");
             s.WithBearerToken(admin.Token);
         });
+    }
+
+    [Fact]
+    public async Task Checks_repeats_across_batches_and_a_bad_file_late_in_the_upload_writes_nothing()
+    {
+        var admin = await RegisterClinicAsync();
+        await App.ExecuteAsync("""
+            insert into patients (id, clinic_id, full_name, phone, document_id)
+            values (gen_random_uuid(), @ClinicId, 'Late Existing', '+5491100000000', 'DOC-LATE')
+            """, new { admin.ClinicId });
+
+        // 17 000 rows go in three batches: repeats of rows of earlier batches, and of the clinic's patient, late in the file.
+        var csv = new StringBuilder("fullName,phone,documentId\n");
+        for (var i = 1; i <= 17_000; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"Person {i},+54911{i + 10_000_000:D8},DOC-{i}\n");
+        }
+
+        csv.Append("Another Name,,DOC-5\n");                 // document id of row 6 (first batch)
+        csv.Append("person 9000,+5491110009000,\n");          // phone + name of row 9001 (second batch), case-folded
+        csv.Append("Late Existing,+5491100000000,\n");        // the clinic's patient by phone + name
+        csv.Append("Someone Else,,DOC-LATE\n");               // the clinic's patient by document id
+        var body = await (await ImportAsync(admin, csv.ToString())).ReadAsJsonAsync<ImportPatients.Response>();
+
+        Assert.Equal((17_000, 4, 0), (body.Imported, body.Skipped, body.ErrorCount));
+        Assert.Equal(17_001, await App.ScalarAsync<int>("select count(*)::int from patients where clinic_id = @ClinicId", new { admin.ClinicId }));
+        Assert.Equal(1, await App.ScalarAsync<int>(
+            "select count(*)::int from patients where clinic_id = @ClinicId and document_id = 'DOC-5'", new { admin.ClinicId }));
+
+        // A file that turns unreadable after a batch was inserted: nothing of it stays.
+        var other = await RegisterClinicAsync();
+        var broken = new StringBuilder("fullName,phone\n");
+        for (var i = 1; i <= 9000; i++)
+        {
+            broken.Append(CultureInfo.InvariantCulture, $"Person {i},\n");
+        }
+
+        broken.Append("\"never closed,\n");
+        var result = await ImportAsync(other, broken.ToString(), HttpStatusCode.BadRequest);
+        await ErrorAsync(result, ErrorCodes.ValidationError);
+        Assert.Equal(0, await App.ScalarAsync<int>("select count(*)::int from patients where clinic_id = @ClinicId", new { other.ClinicId }));
     }
 
     [Fact]
