@@ -665,6 +665,14 @@ public static class TenancyConventions
         return ProPlanAreas.Any(area => path == area || path.StartsWith(area + "/", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The route holds its connection while a client sends or reads (an upload, a download, an export,
+    /// an import) or while it calls Stripe: its gate draws from the large pool, not the request pool
+    /// (<see cref="RequestDataSource"/>).
+    /// </summary>
+    public static TBuilder UsesTransferPool<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new TransferPoolMetadata());
+
     public static TBuilder AllowNoClinic<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AllowNoClinicMetadata());
 
@@ -816,7 +824,10 @@ internal static class ScopeRunner
     {
         try
         {
-            return await http.RequestServices.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(http.RequestAborted);
+            var source = http.GetEndpoint()?.Metadata.GetMetadata<TransferPoolMetadata>() is null
+                ? http.RequestServices.GetRequiredService<RequestDataSource>().DataSource
+                : http.RequestServices.GetRequiredService<NpgsqlDataSource>();
+            return await source.OpenConnectionAsync(http.RequestAborted);
         }
         catch (Exception e) when (Database.IsUnavailable(e))
         {

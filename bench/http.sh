@@ -32,8 +32,12 @@ if [ -n "$(git -C "$root" status --porcelain -- ':!bench/results' 2>/dev/null)" 
 cpu=$(grep -m 1 'model name' /proc/cpuinfo | cut -d ':' -f 2 | sed 's/^ *//' || true)
 pg_version=$("$bin/postgres" --version | sed -E 's/^[^0-9]*([0-9][0-9.]*).*/\1/')
 
-mkdir -p "$root/bench/results"
-result="$root/bench/results/http-$(date -u +%Y-%m-%d).md"
+# BENCH_NO_RESULT=1: print only (runtime-settings.sh collects the runs itself).
+result=/dev/null
+if [ -z "${BENCH_NO_RESULT:-}" ]; then
+  mkdir -p "$root/bench/results"
+  result="$root/bench/results/http-$(date -u +%Y-%m-%d).md"
+fi
 {
   echo "# HTTP load: GET /api/auth/me beside GET /health/ready"
   echo
@@ -43,5 +47,5 @@ result="$root/bench/results/http-$(date -u +%Y-%m-%d).md"
   echo
   cat "$tmp/table.md"
 } | tee "$result"
-echo "Written to ${result#"$root"/}" >&2
+if [ "$result" != /dev/null ]; then echo "Written to ${result#"$root"/}" >&2; fi
 exit "$load_rc"

@@ -122,7 +122,11 @@ bench_start() {
 
   echo "Starting the app ($environment) on $base…" >&2
   # Content root = the build output, so appsettings.json is the one shipped with the build.
-  (cd "$app_dir" && exec dotnet ClinicFlow.dll --urls "$base") >"$tmp/app.log" 2>&1 &
+  # BENCH_APP_ENV: space-separated NAME=value pairs for the app process only (runtime settings under
+  # test, e.g. "DOTNET_gcServer=0"), so the load generator keeps its own defaults.
+  local app_env=()
+  if [ -n "${BENCH_APP_ENV:-}" ]; then read -r -a app_env <<<"$BENCH_APP_ENV"; fi
+  (cd "$app_dir" && exec env ${app_env[@]+"${app_env[@]}"} dotnet ClinicFlow.dll --urls "$base") >"$tmp/app.log" 2>&1 &
   app_pid=$!
 
   for _ in $(seq 1 120); do

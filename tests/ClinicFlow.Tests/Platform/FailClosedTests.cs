@@ -65,9 +65,10 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
             ["Outbox:Enabled"] = "false",
         });
         var admin = await RegisterClinicAsync(host: isolated.Host);
-        var source = isolated.Host.Services.GetRequiredService<NpgsqlDataSource>();
+        // The request pool is at most the connection string's Maximum Pool Size.
+        var source = isolated.Host.Services.GetRequiredService<RequestDataSource>().DataSource;
 
-        // Every connection of the pool held elsewhere (bounded: the background workers borrow some now and then).
+        // Every connection of the pool held elsewhere.
         var held = new List<NpgsqlConnection>();
         for (var attempt = 0; held.Count < poolSize && attempt < 50; attempt++)
         {
@@ -117,5 +118,61 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
         });
         await using var check = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database));
         Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(check, "select count(*) from patients"));
+    }
+
+    [Fact]
+    public async Task Requests_and_long_transfers_draw_from_separate_pools()
+    {
+        var database = "clinicflow_test_pools_" + Guid.NewGuid().ToString("N")[..8];
+        var appCs = new NpgsqlConnectionStringBuilder(await App.Cluster.CreateDatabaseAsync(database)) { Timeout = 2 };
+        var isolated = await App.StartIsolatedAsync(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = appCs.ConnectionString,
+            ["Database:RequestPoolSize"] = "2",
+            ["Outbox:Enabled"] = "false",
+        });
+        var admin = await RegisterClinicAsync(host: isolated.Host);
+        await isolated.Host.Scenario(s =>
+        {
+            s.Post.Json(new { fullName = "Ana Pools" }).ToUrl("/api/patients");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+
+        // Both request connections held: requests wait, then 503; an export (a long transfer) still runs.
+        var requests = isolated.Host.Services.GetRequiredService<RequestDataSource>().DataSource;
+        var held = new List<NpgsqlConnection> { await requests.OpenConnectionAsync(Ct), await requests.OpenConnectionAsync(Ct) };
+        try
+        {
+            var me = await isolated.Host.Scenario(s =>
+            {
+                s.Get.Url("/api/auth/me");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
+            });
+            await ErrorAsync(me, ErrorCodes.ServiceUnavailable);
+
+            var export = await isolated.Host.Scenario(s =>
+            {
+                s.Get.Url("/api/patients/export");
+                s.WithBearerToken(admin.Token);
+                s.StatusCodeShouldBeOk();
+            });
+            Assert.Contains("Ana Pools", await export.ReadAsTextAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var connection in held)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        await isolated.Host.Scenario(s =>
+        {
+            s.Get.Url("/api/auth/me");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBeOk();
+        });
     }
 }

@@ -87,6 +87,9 @@ public sealed class AppFixture : IAsyncLifetime
             ["Auth:PasswordIterations"] = "1000",
             // A GET that writes without asking for a transaction fails here (25006), not in production.
             ["Database:GuardReads"] = "true",
+            // Test classes run in parallel against one app, some holding locks on purpose: the small
+            // request pool of production (sized for throughput) would make them wait on each other.
+            ["Database:RequestPoolSize"] = "50",
             ["PublicBaseUrl"] = PublicBaseUrl,
             ["Smtp:Host"] = "127.0.0.1",
             ["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
