@@ -1,5 +1,6 @@
 using System.Data;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Dapper;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -362,12 +363,42 @@ public abstract class DbScope(HttpContext http)
 
     private CommandDefinition PreludedCommand(string? sql, object? args, bool check, CancellationToken ct)
     {
-        var extra = (_transaction is null && GuardReads ? ReadOnlySetting : "") + (_planPerCall ? PlanPerCallSetting : "");
-        var text = SettingsSql(extra) + (check ? ";\n" + CheckSql : "") + (sql is null ? "" : ";\n" + sql);
+        var readOnly = _transaction is null && GuardReads;
+        var text = PreludedText(sql, check, readOnly, _planPerCall);
         var parameters = new DynamicParameters(args);
         AddScopeParameters(parameters);
         return new CommandDefinition(text, parameters, _transaction, cancellationToken: ct);
     }
+
+    // The batch text of each statement and prelude variant, kept by the statement's own string (a
+    // constant in the slices), so a request does not build 1–2 KB of text again; entries go with
+    // their statement (a weak table), so statements built at run time cannot grow it.
+    private static readonly ConditionalWeakTable<string, string?[]> PreludedTexts = new();
+
+    private string PreludedText(string? sql, bool check, bool readOnly, bool planPerCall)
+    {
+        var variant = (check ? 1 : 0) | (readOnly ? 2 : 0) | (planPerCall ? 4 : 0);
+        var texts = sql is null ? null : PreludedTexts.GetValue(sql, _ => new string?[8 * ScopeKinds]);
+        var slot = (ScopeKind * 8) + variant;
+        if (texts?[slot] is { } cached)
+        {
+            return cached;
+        }
+
+        var extra = (readOnly ? ReadOnlySetting : "") + (planPerCall ? PlanPerCallSetting : "");
+        var text = SettingsSql(extra) + (check ? ";\n" + CheckSql : "") + (sql is null ? "" : ";\n" + sql);
+        if (texts is not null)
+        {
+            texts[slot] = text;
+        }
+
+        return text;
+    }
+
+    // Scope kinds whose settings text differs (tenant, system): part of the cache slot.
+    private const int ScopeKinds = 2;
+
+    private protected abstract int ScopeKind { get; }
 
     private async Task<List<T>> QueryPreludedAsync<T>(string sql, object? args, CancellationToken ct)
     {
@@ -548,6 +579,8 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
 
     private protected override string SettingsSql(string extra) => Settings + extra;
 
+    private protected override int ScopeKind => 0;
+
     private protected override void AddScopeParameters(DynamicParameters parameters)
     {
         parameters.Add("__ScopeUser", UserId, DbType.Guid);
@@ -617,6 +650,8 @@ public sealed class SystemScope(HttpContext http) : DbScope(http)
     }
 
     private protected override string SettingsSql(string extra) => SystemConnection.BypassSql + extra;
+
+    private protected override int ScopeKind => 1;
 
     private protected override void AddScopeParameters(DynamicParameters parameters)
     {
