@@ -143,10 +143,11 @@ public static class Database
 /// The small pool the gates of API requests draw from (<c>Database:RequestPoolSize</c>, at most the
 /// connection string's <c>Maximum Pool Size</c>). A few connections per database core serve more
 /// requests, with shorter tails, than one per concurrent request: the rest wait a moment in the pool
-/// instead of contending inside PostgreSQL. Routes that hold their connection for as long as a client
-/// sends or reads (uploads, downloads, exports, imports, calls to Stripe: <see cref="TransferPoolMetadata"/>)
-/// and the background workers use the large pool (<see cref="NpgsqlDataSource"/>) instead, so a few
-/// slow clients can never take the request pool.
+/// instead of contending inside PostgreSQL. Routes that hold their connection through slow work that
+/// is not the database's (a client's upload or download, an export, an import, a password hash, a
+/// call to Stripe: <see cref="LargePoolMetadata"/>) and the background workers use the large pool
+/// (<see cref="NpgsqlDataSource"/>) instead, so slow clients or a wave of sign-ins never take the
+/// request pool.
 /// </summary>
 public sealed class RequestDataSource(NpgsqlDataSource dataSource) : IAsyncDisposable
 {
@@ -155,8 +156,8 @@ public sealed class RequestDataSource(NpgsqlDataSource dataSource) : IAsyncDispo
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();
 }
 
-/// <summary>A route that holds its connection while a client transfers data; its gate uses the large pool.</summary>
-public sealed record TransferPoolMetadata;
+/// <summary>A route that holds its connection through slow work that is not the database's; its gate uses the large pool.</summary>
+public sealed record LargePoolMetadata;
 
 internal static partial class Log
 {

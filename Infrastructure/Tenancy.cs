@@ -701,12 +701,13 @@ public static class TenancyConventions
     }
 
     /// <summary>
-    /// The route holds its connection while a client sends or reads (an upload, a download, an export,
-    /// an import) or while it calls Stripe: its gate draws from the large pool, not the request pool
-    /// (<see cref="RequestDataSource"/>).
+    /// The route holds its connection through slow work that is not the database's: a client sending
+    /// or reading (an upload, a download, an export, an import), a password or PIN hash (about 150 ms
+    /// of CPU at OWASP cost), a call to Stripe. Its gate draws from the large pool, not the request
+    /// pool (<see cref="RequestDataSource"/>).
     /// </summary>
-    public static TBuilder UsesTransferPool<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new TransferPoolMetadata());
+    public static TBuilder UsesLargePool<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new LargePoolMetadata());
 
     public static TBuilder AllowNoClinic<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AllowNoClinicMetadata());
@@ -859,7 +860,7 @@ internal static class ScopeRunner
     {
         try
         {
-            var source = http.GetEndpoint()?.Metadata.GetMetadata<TransferPoolMetadata>() is null
+            var source = http.GetEndpoint()?.Metadata.GetMetadata<LargePoolMetadata>() is null
                 ? http.RequestServices.GetRequiredService<RequestDataSource>().DataSource
                 : http.RequestServices.GetRequiredService<NpgsqlDataSource>();
             return await source.OpenConnectionAsync(http.RequestAborted);

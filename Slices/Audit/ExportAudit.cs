@@ -41,7 +41,7 @@ public sealed class ExportAudit : ICarterModule
         app.MapTenantGroup("/audit")
             .MapGet("/export", Handle)
             .RequireAdmin()
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(ExportAudit))
             .WithSummary("Export the clinic's audit entries as CSV, oldest first")
             .Produces<string>(StatusCodes.Status200OK, "text/csv");

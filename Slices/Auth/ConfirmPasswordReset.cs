@@ -46,6 +46,7 @@ public sealed class ConfirmPasswordReset : ICarterModule
         app.MapSystemGroup("/auth", null)
             .MapPost("/password-reset/confirm", Handle)
             .LimitFailedAttempts()
+            .UsesLargePool()
             .WithName(nameof(ConfirmPasswordReset))
             .WithSummary("Set a new password with a reset token; older tokens stop working");
 

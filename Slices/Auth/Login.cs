@@ -27,6 +27,7 @@ public sealed class Login : ICarterModule
         app.MapSystemGroup("/auth", null)
             .MapPost("/login", Handle)
             .LimitFailedAttempts()
+            .UsesLargePool()
             .WithName(nameof(Login))
             .WithSummary("Sign in with email and password")
             .ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);

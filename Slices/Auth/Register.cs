@@ -51,6 +51,7 @@ public sealed class Register : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapSystemGroup("/auth", RateLimits.Register)
             .MapPost("/register", Handle)
+            .UsesLargePool()
             .WithName(nameof(Register))
             .WithSummary("Sign up; with clinicName also create the clinic and become its admin")
             .ProducesErrors(StatusCodes.Status409Conflict);

@@ -54,6 +54,7 @@ public sealed class SyncUser : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapSystemGroup("/auth", RateLimits.Register)
             .MapPost("/sync", Handle)
+            .UsesLargePool()
             .WithName(nameof(SyncUser))
             .WithSummary("Upsert a user pushed by an OAuth identity provider (x-auth-secret) and sign them in")
             .ProducesErrors(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict);

@@ -38,7 +38,7 @@ public sealed class CreateCheckout : ICarterModule
             .MapPost("/checkout", Handle)
             .RequireAdmin()
             .AllowExpiredSubscription()
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(CreateCheckout))
             .WithSummary("Start a Stripe Checkout Session for a plan and interval; answers its URL");
 

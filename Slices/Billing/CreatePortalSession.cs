@@ -16,7 +16,7 @@ public sealed class CreatePortalSession : ICarterModule
             .MapPost("/portal", Handle)
             .RequireAdmin()
             .AllowExpiredSubscription()
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(CreatePortalSession))
             .WithSummary("Open Stripe's billing portal for the clinic; answers its URL")
             .ProducesErrors(StatusCodes.Status409Conflict);

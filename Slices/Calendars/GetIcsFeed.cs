@@ -61,7 +61,7 @@ public sealed class GetIcsFeed : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapSystemGroup("/ics", RateLimits.Ics)
             .MapGet("/{token}.ics", Handle)
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(GetIcsFeed))
             .WithSummary("A doctor's appointments as an iCalendar feed (secret URL)")
             .Produces<string>(StatusCodes.Status200OK, "text/calendar")

@@ -30,7 +30,7 @@ public sealed class ExportPatients : ICarterModule
         app.MapTenantGroup("/patients")
             .MapGet("/export", Handle)
             .RequireAdmin()
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(ExportPatients))
             .WithSummary("Export the clinic's patients as CSV (the import's columns)")
             .Produces<string>(StatusCodes.Status200OK, "text/csv");

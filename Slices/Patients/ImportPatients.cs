@@ -57,7 +57,7 @@ public sealed class ImportPatients : ICarterModule
             .MapPost("/import", Handle)
             .RequireAdmin()
             .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxFileBytes))
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(ImportPatients))
             .WithSummary("Import patients from a CSV file (multipart); bad rows are reported, duplicates skipped")
             .Accepts<IFormFile>("multipart/form-data")

@@ -40,7 +40,7 @@ public sealed class DownloadPhoto : ICarterModule
         app.MapTenantGroup("/photos")
             .MapGet("/{id:guid}/download", Handle)
             .RequireDoctorOrAdmin()
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(DownloadPhoto))
             .WithSummary("Download a photo's ciphertext (streamed; key envelope in X-Key-Envelope; ETag; byte ranges)")
             .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream")

@@ -46,7 +46,7 @@ public sealed partial class UploadPhoto : ICarterModule
             .MapPost("/", Handle)
             .RequireDoctorOrAdmin()
             .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(PhotoRules.MaxRequestBytes))
-            .UsesTransferPool()
+            .UsesLargePool()
             .WithName(nameof(UploadPhoto))
             .WithSummary("Upload an encrypted photo (multipart: file, patientId, keyEnvelope, mimeType, takenAt, category, bodyRegion, consentStatus)")
             .Accepts<IFormFile>("multipart/form-data")

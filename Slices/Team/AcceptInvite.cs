@@ -56,6 +56,7 @@ public sealed class AcceptInvite : ICarterModule
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapSystemGroup("/team", RateLimits.PublicLinks)
             .MapPost("/invite/{token}/accept", Handle)
+            .UsesLargePool()
             .WithName(nameof(AcceptInvite))
             .WithSummary("Accept a team invite as a new user (fullName, password) or as the signed-in user without a clinic")
             .Accepts<Request>(isOptional: true, "application/json")

@@ -40,6 +40,7 @@ public sealed class CreateUser : ICarterModule
         app.MapTenantGroup("/users")
             .MapPost("/", Handle)
             .RequireAdmin()
+            .UsesLargePool()
             .WithName(nameof(CreateUser))
             .WithSummary("Create a staff user (admin, doctor or staff)")
             .ProducesErrors(StatusCodes.Status409Conflict);

@@ -30,6 +30,7 @@ public sealed class QuickSwitch : ICarterModule
         app.MapTenantGroup("/users")
             .MapPost("/quick-switch", Handle)
             .LimitFailedAttempts()
+            .UsesLargePool()
             .WithName(nameof(QuickSwitch))
             .WithSummary("Switch to another user of the clinic with their PIN");
 

@@ -53,6 +53,7 @@ public sealed class UpdateMe : ICarterModule
             .MapPatch("/me", Handle)
             .AllowNoClinic()
             .AllowExpiredSubscription()
+            .UsesLargePool()
             .WithName(nameof(UpdateMe))
             .WithSummary("Update the signed-in user's profile, PIN or password; answers a fresh token");
 

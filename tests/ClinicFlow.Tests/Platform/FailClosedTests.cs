@@ -159,6 +159,13 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
                 s.StatusCodeShouldBeOk();
             });
             Assert.Contains("Ana Pools", await export.ReadAsTextAsync(), StringComparison.Ordinal);
+
+            // So does a sign-in, which holds its connection through the password hash.
+            await isolated.Host.Scenario(s =>
+            {
+                s.Post.Json(new { email = admin.Email, password = Password }).ToUrl("/api/auth/login");
+                s.StatusCodeShouldBeOk();
+            });
         }
         finally
         {
