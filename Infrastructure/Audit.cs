@@ -37,12 +37,18 @@ public static class Audit
         from head
         """;
 
-    // The statement with its parameter names numbered apart from the request's other queued statements.
-    private static readonly string[] Statements = [.. Enumerable.Range(0, 8).Select(Numbered)];
+    private static readonly string[] Parameters =
+        ["ClinicId", "Id", "ActorId", "ActorType", "Action", "EntityType", "EntityId", "Ip", "UserAgent", "Changes"];
 
-    private static string Prefix(int count) => "a" + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
+    // The statement and its parameter names, numbered apart from the request's other queued
+    // statements; the first few built once.
+    private static readonly (string Sql, string[] Names)[] Numbered = [.. Enumerable.Range(0, 8).Select(Number)];
 
-    private static string Numbered(int count) => Sql.Replace("@", "@" + Prefix(count), StringComparison.Ordinal);
+    private static (string Sql, string[] Names) Number(int index)
+    {
+        var prefix = "a" + index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
+        return (Sql.Replace("@", "@" + prefix, StringComparison.Ordinal), [.. Parameters.Select(p => prefix + p)]);
+    }
 
     /// <summary>
     /// Appends an entry to <paramref name="clinicId"/>'s chain with the request's commit (in the same
@@ -63,19 +69,18 @@ public static class Audit
         var http = scope.Http;
         var userAgent = http.Request.Headers.UserAgent.ToString();
         var count = scope.AtCommitCount;
-        var prefix = Prefix(count);
+        var (sql, names) = count < Numbered.Length ? Numbered[count] : Number(count);
         var parameters = new Dapper.DynamicParameters();
-        parameters.Add(prefix + "ClinicId", clinicId, DbType.Guid);
-        parameters.Add(prefix + "Id", Guid.CreateVersion7(), DbType.Guid);
-        parameters.Add(prefix + "ActorId", scope.ActorId, DbType.Guid);
-        parameters.Add(prefix + "ActorType", scope.ActorType, DbType.String);
-        parameters.Add(prefix + "Action", action, DbType.String);
-        parameters.Add(prefix + "EntityType", entityType, DbType.String);
-        parameters.Add(prefix + "EntityId", entityId?.ToString(), DbType.String);
-        parameters.Add(prefix + "Ip", http.ClientIp(), DbType.String);
-        parameters.Add(prefix + "UserAgent", userAgent.Length > 500 ? userAgent[..500] : userAgent, DbType.String);
-        parameters.Add(prefix + "Changes", JsonSerializer.Serialize(changes ?? new { }, Json), DbType.String);
-        var sql = count < Statements.Length ? Statements[count] : Numbered(count);
+        parameters.Add(names[0], clinicId, DbType.Guid);
+        parameters.Add(names[1], Guid.CreateVersion7(), DbType.Guid);
+        parameters.Add(names[2], scope.ActorId, DbType.Guid);
+        parameters.Add(names[3], scope.ActorType, DbType.String);
+        parameters.Add(names[4], action, DbType.String);
+        parameters.Add(names[5], entityType, DbType.String);
+        parameters.Add(names[6], entityId?.ToString(), DbType.String);
+        parameters.Add(names[7], http.ClientIp(), DbType.String);
+        parameters.Add(names[8], userAgent.Length > 500 ? userAgent[..500] : userAgent, DbType.String);
+        parameters.Add(names[9], JsonSerializer.Serialize(changes ?? new { }, Json), DbType.String);
         scope.AtCommit(liftRls ? BypassOnSql + ";\n" + sql + ";\n" + BypassOffSql : sql, parameters);
     }
 

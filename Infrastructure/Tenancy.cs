@@ -314,17 +314,13 @@ public abstract class DbScope(HttpContext http)
         }
 
         // The queued statements and COMMIT in one message (one Sync): if a statement fails, the server
-        // skips the rest, COMMIT included, and the request fails with nothing written. The check has
-        // been judged by now (the runner verifies before it commits); the settings may still be due.
+        // skips the rest, COMMIT included, and the request fails with nothing written. The check is
+        // judged first (the runner has usually done it); the settings travel in front if still due.
         await VerifyAsync(CancellationToken.None);
         var text = queued.Sql + ";\ncommit";
-        if (!_settingsHeld)
-        {
-            text = SettingsSql("") + ";\n" + text;
-            AddScopeParameters(queued.Args);
-        }
-
-        await Open.ExecuteAsync(new CommandDefinition(text, queued.Args, _transaction, cancellationToken: CancellationToken.None));
+        await Open.ExecuteAsync(PreludeDue
+            ? PreludedCommand(text, queued.Args, check: false, CancellationToken.None)
+            : Command(text, queued.Args, CancellationToken.None));
 
         // The server ended the transaction with the batch's COMMIT, and Npgsql has marked ours completed.
         await _transaction.DisposeAsync();
@@ -340,6 +336,11 @@ public abstract class DbScope(HttpContext http)
         }
 
         _atCommit = null;
+        if (queued.Count == 1)
+        {
+            return queued[0];
+        }
+
         var parameters = new DynamicParameters();
         foreach (var (_, args) in queued)
         {

@@ -17,14 +17,8 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
     {
         var admin = await RegisterClinicAsync();
         var clinicId = admin.ClinicId!.Value;
-        var dataSource = Host.Services.GetRequiredService<NpgsqlDataSource>();
-        await using var connection = await dataSource.OpenConnectionAsync(Ct);
-        var tokenVersion = await App.ScalarAsync<int>("select token_version from users where id = @UserId", new { admin.UserId });
-
-        // The tenant as the gate attaches it: a writing request, settings and check with its first statement.
-        var tenant = new Tenant(new DefaultHttpContext());
-        tenant.Attach(connection, writes: true);
-        tenant.Claim(admin.UserId, clinicId, tokenVersion);
+        await using var connection = await Host.Services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(Ct);
+        var tenant = await WritingTenantAsync(admin, connection);
         await tenant.AuditAsync("test.rolled_back", "test", 42, new { step = 1 }, Ct);
         // Queued for the commit: nothing written yet.
         Assert.Equal(2L, await tenant.ExecuteScalarAsync<long>(
@@ -104,13 +98,8 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
     {
         var admin = await RegisterClinicAsync();
         var clinicId = admin.ClinicId!.Value;
-        var dataSource = Host.Services.GetRequiredService<NpgsqlDataSource>();
-        await using var connection = await dataSource.OpenConnectionAsync(Ct);
-        var tokenVersion = await App.ScalarAsync<int>("select token_version from users where id = @UserId", new { admin.UserId });
-
-        var tenant = new Tenant(new DefaultHttpContext());
-        tenant.Attach(connection, writes: true);
-        tenant.Claim(admin.UserId, clinicId, tokenVersion);
+        await using var connection = await Host.Services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(Ct);
+        var tenant = await WritingTenantAsync(admin, connection);
         for (var step = 1; step <= 10; step++)
         {
             await tenant.AuditAsync("test.step", "test", step, new { step }, Ct);
@@ -148,6 +137,16 @@ public sealed class AuditWriterTests(AppFixture app) : ApiTest(app)
 
         Assert.Equal(500, await App.ScalarAsync<int>(
             "select length(user_agent) from audit_log where clinic_id = @ClinicId and action = 'vault.lock'", new { admin.ClinicId }));
+    }
+
+    // The tenant as the gate attaches it to a writing request: settings and check travel with its first statement.
+    private async Task<Tenant> WritingTenantAsync(Account admin, NpgsqlConnection connection)
+    {
+        var tokenVersion = await App.ScalarAsync<int>("select token_version from users where id = @UserId", new { admin.UserId });
+        var tenant = new Tenant(new DefaultHttpContext());
+        tenant.Attach(connection, writes: true);
+        tenant.Claim(admin.UserId, admin.ClinicId, tokenVersion);
+        return tenant;
     }
 
     private Task<IScenarioResult> VaultEventAsync(Account account, string? userAgent = null) =>

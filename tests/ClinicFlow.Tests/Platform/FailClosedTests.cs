@@ -20,18 +20,9 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
         var admin = await RegisterClinicAsync(host: isolated.Host);
 
         proxy.Cut();
-        var me = await isolated.Host.Scenario(s =>
-        {
-            s.Get.Url("/api/auth/me");
-            s.WithBearerToken(admin.Token);
-            s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
-        });
+        var me = await MeAsync(isolated.Host, admin, HttpStatusCode.ServiceUnavailable);
         await ErrorAsync(me, ErrorCodes.ServiceUnavailable);
-        var login = await isolated.Host.Scenario(s =>
-        {
-            s.Post.Json(new { email = admin.Email, password = Password }).ToUrl("/api/auth/login");
-            s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
-        });
+        var login = await LoginAsync(isolated.Host, admin, HttpStatusCode.ServiceUnavailable);
         await ErrorAsync(login, ErrorCodes.ServiceUnavailable);
         await isolated.Host.Scenario(s =>
         {
@@ -45,12 +36,7 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
         });
 
         proxy.Restore();
-        await isolated.Host.Scenario(s =>
-        {
-            s.Get.Url("/api/auth/me");
-            s.WithBearerToken(admin.Token);
-            s.StatusCodeShouldBeOk();
-        });
+        await MeAsync(isolated.Host, admin, HttpStatusCode.OK);
     }
 
     [Fact]
@@ -69,28 +55,9 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
         var source = isolated.Host.Services.GetRequiredService<RequestDataSource>().DataSource;
 
         // Every connection of the pool held elsewhere.
-        var held = new List<NpgsqlConnection>();
-        for (var attempt = 0; held.Count < poolSize && attempt < 50; attempt++)
+        await using (await HoldAsync(source, poolSize))
         {
-            try
-            {
-                held.Add(await source.OpenConnectionAsync(Ct));
-            }
-            catch (NpgsqlException)
-            {
-                // a worker held one for a moment; try again
-            }
-        }
-
-        Assert.Equal(poolSize, held.Count);
-        try
-        {
-            var me = await isolated.Host.Scenario(s =>
-            {
-                s.Get.Url("/api/auth/me");
-                s.WithBearerToken(admin.Token);
-                s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
-            });
+            var me = await MeAsync(isolated.Host, admin, HttpStatusCode.ServiceUnavailable);
             await ErrorAsync(me, ErrorCodes.ServiceUnavailable);
             Assert.Equal(ErrorWriter.ServiceUnavailableRetrySeconds, me.Context.Response.Headers.RetryAfter.ToString());
 
@@ -102,20 +69,8 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
             });
             await ErrorAsync(patient, ErrorCodes.ServiceUnavailable);
         }
-        finally
-        {
-            foreach (var connection in held)
-            {
-                await connection.DisposeAsync();
-            }
-        }
 
-        await isolated.Host.Scenario(s =>
-        {
-            s.Get.Url("/api/auth/me");
-            s.WithBearerToken(admin.Token);
-            s.StatusCodeShouldBeOk();
-        });
+        await MeAsync(isolated.Host, admin, HttpStatusCode.OK);
         await using var check = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database));
         Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(check, "select count(*) from patients"));
     }
@@ -141,15 +96,9 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
 
         // Both request connections held: requests wait, then 503; an export (a long transfer) still runs.
         var requests = isolated.Host.Services.GetRequiredService<RequestDataSource>().DataSource;
-        var held = new List<NpgsqlConnection> { await requests.OpenConnectionAsync(Ct), await requests.OpenConnectionAsync(Ct) };
-        try
+        await using (await HoldAsync(requests, 2))
         {
-            var me = await isolated.Host.Scenario(s =>
-            {
-                s.Get.Url("/api/auth/me");
-                s.WithBearerToken(admin.Token);
-                s.StatusCodeShouldBe(HttpStatusCode.ServiceUnavailable);
-            });
+            var me = await MeAsync(isolated.Host, admin, HttpStatusCode.ServiceUnavailable);
             await ErrorAsync(me, ErrorCodes.ServiceUnavailable);
 
             var export = await isolated.Host.Scenario(s =>
@@ -161,25 +110,60 @@ public sealed class FailClosedTests(AppFixture app) : ApiTest(app)
             Assert.Contains("Ana Pools", await export.ReadAsTextAsync(), StringComparison.Ordinal);
 
             // So does a sign-in, which holds its connection through the password hash.
-            await isolated.Host.Scenario(s =>
-            {
-                s.Post.Json(new { email = admin.Email, password = Password }).ToUrl("/api/auth/login");
-                s.StatusCodeShouldBeOk();
-            });
+            await LoginAsync(isolated.Host, admin, HttpStatusCode.OK);
         }
-        finally
+
+        await MeAsync(isolated.Host, admin, HttpStatusCode.OK);
+    }
+
+    private static Task<IScenarioResult> MeAsync(IAlbaHost host, Account account, HttpStatusCode expected) =>
+        host.Scenario(s =>
         {
-            foreach (var connection in held)
+            s.Get.Url("/api/auth/me");
+            s.WithBearerToken(account.Token);
+            s.StatusCodeShouldBe(expected);
+        });
+
+    private static Task<IScenarioResult> LoginAsync(IAlbaHost host, Account account, HttpStatusCode expected) =>
+        host.Scenario(s =>
+        {
+            s.Post.Json(new { email = account.Email, password = account.Password }).ToUrl("/api/auth/login");
+            s.StatusCodeShouldBe(expected);
+        });
+
+    /// <summary>Takes <paramref name="count"/> connections of the pool and keeps them until disposed.</summary>
+    private static async Task<IAsyncDisposable> HoldAsync(NpgsqlDataSource source, int count)
+    {
+        var held = new HeldConnections();
+        for (var attempt = 0; held.Count < count && attempt < 50; attempt++)
+        {
+            try
+            {
+                held.Add(await source.OpenConnectionAsync(Ct));
+            }
+            catch (NpgsqlException)
+            {
+                // a worker held one for a moment; try again
+            }
+        }
+
+        if (held.Count < count)
+        {
+            await held.DisposeAsync();
+            Assert.Fail($"Only {held.Count} of {count} connections could be taken from the pool.");
+        }
+
+        return held;
+    }
+
+    private sealed class HeldConnections : List<NpgsqlConnection>, IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var connection in this)
             {
                 await connection.DisposeAsync();
             }
         }
-
-        await isolated.Host.Scenario(s =>
-        {
-            s.Get.Url("/api/auth/me");
-            s.WithBearerToken(admin.Token);
-            s.StatusCodeShouldBeOk();
-        });
     }
 }
