@@ -78,6 +78,44 @@ public sealed class RowLevelSecurityTests(AppFixture app) : ApiTest(app)
     }
 
     [Fact]
+    public async Task Every_policy_reads_the_tenant_settings_once_per_statement()
+    {
+        // An inlined app_clinic_id() in a policy is evaluated for every row read; a sub-select is an
+        // init plan, evaluated once per execution.
+        Assert.True(await App.ScalarAsync<int>("select count(*)::int from pg_policies where schemaname = 'public'") >= 20);
+        Assert.Empty(await App.QueryAsync<string>("""
+            select tablename from pg_policies
+            where schemaname = 'public'
+              and (qual ~* '(?<!select )\mapp_(clinic_id|user_id|bypass_rls)\(\)'
+                   or coalesce(with_check, '') ~* '(?<!select )\mapp_(clinic_id|user_id|bypass_rls)\(\)')
+            """));
+    }
+
+    [Fact]
+    public async Task A_reused_plan_follows_the_tenant_set_before_each_statement()
+    {
+        var a = await RegisterClinicAsync();
+        var b = await RegisterClinicAsync();
+        await AddUserAsync(b, "staff");
+        await using var connection = new NpgsqlConnection(App.AppConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var tx = await connection.BeginTransactionAsync(Ct);
+        await connection.ExecuteAsync("set local plan_cache_mode = force_generic_plan", transaction: tx);
+        await using var count = new NpgsqlCommand("select count(*)::int from users", connection, tx);
+        await count.PrepareAsync(Ct);
+
+        var seen = new List<int>();
+        foreach (var clinic in new[] { a.ClinicId, b.ClinicId, Guid.Empty, a.ClinicId, b.ClinicId })
+        {
+            await connection.ExecuteAsync("select set_config('app.clinic_id', @c, true)",
+                new { c = clinic == Guid.Empty ? "" : clinic.ToString() }, tx);
+            seen.Add((int)(await count.ExecuteScalarAsync(Ct))!);
+        }
+
+        Assert.Equal([1, 2, 0, 1, 2], seen);
+    }
+
+    [Fact]
     public async Task The_app_role_is_not_a_superuser_and_cannot_bypass_security()
     {
         await using var connection = new NpgsqlConnection(App.AppConnectionString);
