@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Npgsql;
@@ -44,6 +45,11 @@ public static class AppointmentBooking
         values (@Id, @ClinicId, @DoctorId, @PatientId, @StartsAt, @EndsAt, @Reason, @Notes, @OutsideSchedule, @CreatedBy)
         """;
 
+    // The patient before the doctor, the order an erasure takes them in (patient, then its
+    // appointments, which touch their doctors' calendars), so the two never wait on each other;
+    // both locks and the schedule in one round trip.
+    private const string CheckSql = PatientSql + ";\n" + AppointmentRules.BookingScheduleSql;
+
     /// <summary>
     /// Checks and inserts in the caller's transaction. An overlap leaves that transaction aborted (the
     /// exclusion constraint raised): a caller that goes on afterwards books inside a savepoint.
@@ -54,63 +60,119 @@ public static class AppointmentBooking
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(booking);
 
-        // The patient before the doctor, the order an erasure takes them in (patient, then its
-        // appointments, which touch their doctors' calendars), so the two never wait on each other;
-        // both locks and the schedule in one round trip.
-        bool? blocked;
-        AppointmentRules.DoctorSchedule? schedule;
-        using (var results = await connection.QueryMultipleAsync(new CommandDefinition(PatientSql + ";\n" + AppointmentRules.BookingScheduleSql,
-            new { booking.ClinicId, booking.PatientId, booking.DoctorId, From = booking.StartsAt, To = booking.EndsAt }, transaction,
+        (Result? Refusal, bool Outside) check;
+        using (var results = await connection.QueryMultipleAsync(new CommandDefinition(CheckSql, CheckArgs(booking), transaction,
             cancellationToken: ct)))
         {
-            blocked = await results.ReadSingleOrDefaultAsync<bool?>();
-            schedule = await AppointmentRules.ReadScheduleAsync(results, forBooking: true);
+            check = await CheckAsync(results, booking);
         }
 
-        if (schedule is null || blocked is null)
+        if (check.Refusal is { } refusal)
         {
-            return new Result(Outcome.NotFound, Guid.Empty, false);
-        }
-
-        if (blocked.Value)
-        {
-            return new Result(Outcome.PatientBlocked, Guid.Empty, false);
-        }
-
-        if (!schedule.Active)
-        {
-            return new Result(Outcome.DoctorInactive, Guid.Empty, false);
-        }
-
-        var within = AppointmentRules.IsWithinSchedule(schedule, booking.StartsAt, booking.EndsAt);
-        if (!within && !booking.AllowOutsideSchedule)
-        {
-            return new Result(Outcome.OutsideSchedule, Guid.Empty, true);
+            return refusal;
         }
 
         var id = Guid.CreateVersion7();
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertSql, new
-            {
-                Id = id,
-                booking.ClinicId,
-                booking.DoctorId,
-                booking.PatientId,
-                booking.StartsAt,
-                booking.EndsAt,
-                booking.Reason,
-                booking.Notes,
-                OutsideSchedule = !within,
-                booking.CreatedBy,
-            }, transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(InsertSql, InsertArgs(booking, id, check.Outside), transaction,
+                cancellationToken: ct));
         }
         catch (PostgresException e) when (AppointmentRules.IsOverlap(e))
         {
-            return new Result(Outcome.Overlap, Guid.Empty, !within);
+            return new Result(Outcome.Overlap, Guid.Empty, check.Outside);
         }
 
-        return new Result(Outcome.Booked, id, !within);
+        return new Result(Outcome.Booked, id, check.Outside);
+    }
+
+    /// <summary>
+    /// As above, in a request's transaction, in two round trips: the checks travel with the gate's
+    /// prelude (<c>BEGIN</c>, the tenant settings, the fail-closed check), and the insert with
+    /// <paramref name="readSql"/> (parameters <c>@ClinicId</c> and <c>@Id</c>, the new appointment's
+    /// id), whose results <paramref name="read"/> takes; an overlap skips it (default).
+    /// </summary>
+    public static async Task<(Result Result, T? Read)> BookAsync<T>(DbScope scope, Booking booking, string readSql,
+        Func<SqlMapper.GridReader, Task<T>> read, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(booking);
+        ArgumentNullException.ThrowIfNull(read);
+
+        scope.UseTransaction();
+        (Result? Refusal, bool Outside) check;
+        using (var results = await scope.QueryMultipleAsync(CheckSql, CheckArgs(booking), ct))
+        {
+            check = await CheckAsync(results, booking);
+        }
+
+        if (check.Refusal is { } refusal)
+        {
+            return (refusal, default);
+        }
+
+        var id = Guid.CreateVersion7();
+        SqlMapper.GridReader inserted;
+        try
+        {
+            inserted = await scope.QueryMultipleAsync(InsertThen.GetValue(readSql, sql => InsertSql + ";\n" + sql),
+                InsertArgs(booking, id, check.Outside), ct);
+        }
+        catch (PostgresException e) when (AppointmentRules.IsOverlap(e))
+        {
+            return (new Result(Outcome.Overlap, Guid.Empty, check.Outside), default);
+        }
+
+        using (inserted)
+        {
+            return (new Result(Outcome.Booked, id, check.Outside), await read(inserted));
+        }
+    }
+
+    // The insert's batch text per follow-up statement (a constant of the caller), built once.
+    private static readonly ConditionalWeakTable<string, string> InsertThen = new();
+
+    private static object CheckArgs(Booking booking) =>
+        new { booking.ClinicId, booking.PatientId, booking.DoctorId, From = booking.StartsAt, To = booking.EndsAt };
+
+    private static object InsertArgs(Booking booking, Guid id, bool outside) => new
+    {
+        Id = id,
+        booking.ClinicId,
+        booking.DoctorId,
+        booking.PatientId,
+        booking.StartsAt,
+        booking.EndsAt,
+        booking.Reason,
+        booking.Notes,
+        OutsideSchedule = outside,
+        booking.CreatedBy,
+    };
+
+    /// <summary>What the check batch decided: a refusal, or go on, with whether the time lies outside the doctor's hours.</summary>
+    private static async Task<(Result? Refusal, bool Outside)> CheckAsync(SqlMapper.GridReader results, Booking booking)
+    {
+        var blocked = await results.ReadSingleOrDefaultAsync<bool?>();
+        var schedule = await AppointmentRules.ReadScheduleAsync(results, forBooking: true);
+        if (schedule is null || blocked is null)
+        {
+            return (new Result(Outcome.NotFound, Guid.Empty, false), false);
+        }
+
+        if (blocked.Value)
+        {
+            return (new Result(Outcome.PatientBlocked, Guid.Empty, false), false);
+        }
+
+        if (!schedule.Active)
+        {
+            return (new Result(Outcome.DoctorInactive, Guid.Empty, false), false);
+        }
+
+        var outside = !AppointmentRules.IsWithinSchedule(schedule, booking.StartsAt, booking.EndsAt);
+        return outside && !booking.AllowOutsideSchedule
+            ? (new Result(Outcome.OutsideSchedule, Guid.Empty, true), true)
+            : (null, outside);
     }
 
     /// <summary>The answer of a booking that was refused.</summary>

@@ -50,6 +50,8 @@ public sealed class CreateAppointment : ICarterModule
         where clinic_id = @ClinicId and id = @Id
         """;
 
+    private const string AnswerSql = ReadSql + ";\n" + AppointmentReminders.ContextSql;
+
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/appointments")
             .MapPost("/", Handle)
@@ -82,22 +84,17 @@ public sealed class CreateAppointment : ICarterModule
 
         var booking = new AppointmentBooking.Booking(tenant.ClinicId, request.DoctorId!.Value, request.PatientId!.Value, start, end,
             request.Reason.TrimToNull(), request.Notes.TrimToNull(), allowOutside, tenant.UserId);
-        var booked = await AppointmentBooking.BookAsync(await tenant.ConnectionAsync(ct), tenant.Transaction, booking, ct);
+        // The checks travel with the gate; the answer and the reminders' context with the insert (the
+        // doctor's row stays locked until COMMIT).
+        var (booked, answer) = await AppointmentBooking.BookAsync(tenant, booking, AnswerSql,
+            async results => (Row: await results.ReadSingleAsync<Row>(),
+                Reminders: await results.ReadSingleOrDefaultAsync<AppointmentReminders.Context>()), ct);
         if (booked.Outcome != AppointmentBooking.Outcome.Booked)
         {
             return AppointmentBooking.Refusal(booked.Outcome);
         }
 
-        // The answer and the reminders' context in one round trip: the doctor's row stays locked until COMMIT.
-        Row row;
-        AppointmentReminders.Context? reminders;
-        using (var results = await tenant.QueryMultipleAsync(ReadSql + ";\n" + AppointmentReminders.ContextSql,
-            new { tenant.ClinicId, booked.Id }, ct))
-        {
-            row = await results.ReadSingleAsync<Row>();
-            reminders = await results.ReadSingleOrDefaultAsync<AppointmentReminders.Context>();
-        }
-
+        var (row, reminders) = answer;
         await AppointmentReminders.QueueAsync(tenant, reminders, clock.GetUtcNow(), ct);
 
         // Ids and field names only: reason and notes can describe the patient's health.

@@ -72,6 +72,34 @@ public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
         }));
         Assert.Equal(2L, post.RoundTrips);
 
+        // A booking: BEGIN + settings + check with the patient, the doctor's lock and the schedule;
+        // the insert with the answer and the reminders' context; the audit entry and COMMIT.
+        var doctorId = Guid.CreateVersion7();
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            await db.ExecuteAsync("insert into doctors (id, clinic_id, full_name) values (@doctorId, @ClinicId, 'Dra. Wire')",
+                new { doctorId, admin.ClinicId });
+            await db.ExecuteAsync("""
+                insert into doctor_weekly_hours (clinic_id, doctor_id, weekday, starts_at, ends_at)
+                select @ClinicId, @doctorId, d::smallint, '00:00'::time, '23:59'::time from generate_series(1, 7) d
+                """, new { doctorId, admin.ClinicId });
+        }
+
+        var day = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(3), TimeSpan.Zero);
+        var bookings = 0;
+        var booking = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Post.Json(new { doctorId, patientId, startsAt = day.AddHours(8 + bookings++), durationMinutes = 30 }).ToUrl("/api/appointments");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        }));
+        Assert.Equal(3L, booking.RoundTrips);
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            Assert.Equal(4L, await db.ExecuteScalarAsync<long>("select count(*) from appointments where doctor_id = @doctorId", new { doctorId }));
+            Assert.Equal(4L, await db.ExecuteScalarAsync<long>("select count(*) from audit_log where action = 'appointment.create'"));
+        }
+
         // A refusal costs the same one round trip and answers before anything of the handler's.
         await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
         {
