@@ -102,18 +102,41 @@ public static class AppointmentReminders
         return await QueueAsync(scope, context, now, ct);
     }
 
-    /// <summary>As above, with the <see cref="ContextSql"/> row the caller read in its own batch (null: no such appointment).</summary>
-    internal static async Task<int> QueueAsync(DbScope scope, Context? context, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// As above, with the <see cref="ContextSql"/> row the caller read in its own batch (null: no such
+    /// appointment). Nothing in a request reads its reminders back, so their insert travels with the
+    /// request's <c>COMMIT</c> (<see cref="DbScope.AtCommit"/>): no round trip of its own.
+    /// </summary>
+    internal static Task<int> QueueAsync(DbScope scope, Context? context, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
         if (Plan(context, now) is not { } insert)
         {
-            return 0;
+            return Task.FromResult(0);
         }
 
-        await scope.ExecuteAsync(InsertSql, insert, ct);
+        // Parameter names numbered apart from the request's other queued statements.
+        var count = scope.AtCommitCount;
+        var (sql, prefix) = count < NumberedInserts.Length ? NumberedInserts[count] : NumberedInsert(count);
+        var parameters = new DynamicParameters();
+        parameters.Add(prefix + nameof(Insert.ClinicId), insert.ClinicId);
+        parameters.Add(prefix + nameof(Insert.Recipient), insert.Recipient);
+        parameters.Add(prefix + nameof(Insert.PatientId), insert.PatientId);
+        parameters.Add(prefix + nameof(Insert.AppointmentId), insert.AppointmentId);
+        parameters.Add(prefix + nameof(Insert.Ids), insert.Ids);
+        parameters.Add(prefix + nameof(Insert.Payloads), insert.Payloads);
+        parameters.Add(prefix + nameof(Insert.Dues), insert.Dues);
+        scope.AtCommit(sql, parameters);
         scope.OutboxTouched = true;
-        return insert.Ids.Length;
+        return Task.FromResult(insert.Ids.Length);
+    }
+
+    private static readonly (string Sql, string Prefix)[] NumberedInserts = [.. Enumerable.Range(0, 8).Select(NumberedInsert)];
+
+    private static (string Sql, string Prefix) NumberedInsert(int index)
+    {
+        var prefix = "r" + index.ToString(CultureInfo.InvariantCulture) + "_";
+        return (InsertSql.Replace("@", "@" + prefix, StringComparison.Ordinal), prefix);
     }
 
     /// <summary>As above, on a connection outside a request (a waitlist offer booked over WhatsApp); the caller wakes the sender.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using ClinicFlow.Slices.Patients;
 using ClinicFlow.Tests.Support;
@@ -98,6 +99,37 @@ public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
         {
             Assert.Equal(4L, await db.ExecuteScalarAsync<long>("select count(*) from appointments where doctor_id = @doctorId", new { doctorId }));
             Assert.Equal(4L, await db.ExecuteScalarAsync<long>("select count(*) from audit_log where action = 'appointment.create'"));
+        }
+
+        // With WhatsApp on, the reminders' insert travels with COMMIT too: still three.
+        await host.Scenario(s =>
+        {
+            s.Put.Json(new { phoneNumberId = Random.Shared.NextInt64(100_000_000_000, 999_999_999_999).ToString(CultureInfo.InvariantCulture),
+                businessAccountId = "2233445566", accessToken = "EAAG-wire-access-token-0123456789", enabled = true }).ToUrl("/api/clinics/current/whatsapp");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        var reachable = await host.Scenario(s =>
+        {
+            s.Post.Json(new { fullName = "Eva Wire", phone = "+5491122334455" }).ToUrl("/api/patients");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var reachableId = (await reachable.ReadAsJsonAsync<RegisterPatient.Response>()).Id;
+        var reminded = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Post.Json(new { doctorId, patientId = reachableId, startsAt = day.AddHours(8 + bookings++), durationMinutes = 30 })
+                .ToUrl("/api/appointments");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        }));
+        Assert.Equal(3L, reminded.RoundTrips);
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            // Two reminders per booking (the clinic's default hours, 24 and 2), for the reachable patient only.
+            Assert.Equal(8L, await db.ExecuteScalarAsync<long>(
+                "select count(*) from outbox_messages where kind = 'reminder' and patient_id = @reachableId", new { reachableId }));
+            Assert.Equal(8L, await db.ExecuteScalarAsync<long>("select count(*) from outbox_messages where kind = 'reminder'"));
         }
 
         // A refusal costs the same one round trip and answers before anything of the handler's.
