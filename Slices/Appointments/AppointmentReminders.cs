@@ -20,8 +20,7 @@ public static class AppointmentReminders
     /// <summary>The approved Meta template the reminder is sent with (docs/whatsapp.md).</summary>
     public const string Template = "appointment_reminder";
 
-    /// <summary>What <see cref="QueueAsync(DbScope, Context?, DateTimeOffset, CancellationToken)"/> needs (<c>@ClinicId</c>, <c>@Id</c>), for a caller that reads it in its own batch.</summary>
-    internal const string ContextSql = """
+    private const string ContextColumns = """
         select a.id, a.clinic_id, c.name as clinic_name, c.locale, c.timezone, c.reminder_hours, coalesce(w.enabled, false) as enabled,
                a.starts_at, a.status, a.patient_id, d.full_name as doctor_name, p.full_name as patient_name, p.phone,
                p.blocked or p.erased_at is not null as unreachable
@@ -30,8 +29,14 @@ public static class AppointmentReminders
         join doctors d on d.clinic_id = a.clinic_id and d.id = a.doctor_id
         join patients p on p.clinic_id = a.clinic_id and p.id = a.patient_id
         left join whatsapp_configs w on w.clinic_id = a.clinic_id
-        where a.clinic_id = @ClinicId and a.id = @Id
+
         """;
+
+    /// <summary>What <see cref="QueueAsync(DbScope, Context?, DateTimeOffset, CancellationToken)"/> needs (<c>@ClinicId</c>, <c>@Id</c>), for a caller that reads it in its own batch.</summary>
+    internal const string ContextSql = ContextColumns + "where a.clinic_id = @ClinicId and a.id = @Id";
+
+    // The contexts of several appointments (a series) in one statement.
+    private const string ContextsSql = ContextColumns + "where a.clinic_id = @ClinicId and a.id = any(@Ids)";
 
     private const string InsertSql = """
         insert into outbox_messages (id, clinic_id, channel, recipient, payload, kind, patient_id, appointment_id, due_at, next_attempt_at)
@@ -43,6 +48,12 @@ public static class AppointmentReminders
         update outbox_messages
            set status = 'cancelled', locked_until = null, last_error = @Reason
          where clinic_id = @ClinicId and appointment_id = @Id and kind = 'reminder' and status in ('pending', 'sending')
+        """;
+
+    private const string DropManySql = """
+        update outbox_messages
+           set status = 'cancelled', locked_until = null, last_error = @Reason
+         where clinic_id = @ClinicId and appointment_id = any(@Ids) and kind = 'reminder' and status in ('pending', 'sending')
         """;
 
     private const string DropForPatientSql = """
@@ -100,6 +111,32 @@ public static class AppointmentReminders
         ArgumentNullException.ThrowIfNull(scope);
         var context = await scope.QuerySingleOrDefaultAsync<Context>(ContextSql, new { ClinicId = clinicId, Id = appointmentId }, ct);
         return await QueueAsync(scope, context, now, ct);
+    }
+
+    /// <summary>As above for several appointments (a series' occurrences): their contexts in one round trip.</summary>
+    public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, IReadOnlyCollection<Guid> appointmentIds, DateTimeOffset now,
+        CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(appointmentIds);
+        if (appointmentIds.Count == 0)
+        {
+            return 0;
+        }
+
+        var contexts = await scope.QueryAsync<Context>(ContextsSql, new { ClinicId = clinicId, Ids = appointmentIds.ToArray() }, ct);
+        return await QueueAllAsync(scope, contexts, now, ct);
+    }
+
+    private static async Task<int> QueueAllAsync(DbScope scope, IEnumerable<Context> contexts, DateTimeOffset now, CancellationToken ct)
+    {
+        var queued = 0;
+        foreach (var context in contexts)
+        {
+            queued += await QueueAsync(scope, context, now, ct);
+        }
+
+        return queued;
     }
 
     /// <summary>
@@ -200,6 +237,26 @@ public static class AppointmentReminders
             await DropAsync(scope, clinicId, appointmentId, "appointment rescheduled", ct);
             await QueueAsync(scope, clinicId, appointmentId, now, ct);
         }
+    }
+
+    /// <summary>
+    /// Several appointments moved (a series' occurrences): their unsent reminders dropped and new ones
+    /// queued for the new times, the drop and the contexts in one round trip; an occurrence that no
+    /// longer holds its slot gets none.
+    /// </summary>
+    public static async Task<int> RescheduledAsync(DbScope scope, Guid clinicId, IReadOnlyCollection<Guid> appointmentIds,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(appointmentIds);
+        if (appointmentIds.Count == 0)
+        {
+            return 0;
+        }
+
+        var contexts = await scope.QueryAsync<Context>(DropManySql + ";\n" + ContextsSql,
+            new { ClinicId = clinicId, Ids = appointmentIds.ToArray(), Reason = "appointment rescheduled" }, ct);
+        return await QueueAllAsync(scope, contexts, now, ct);
     }
 
     /// <summary>A blocked patient gets nothing: every unsent message to them is dropped.</summary>

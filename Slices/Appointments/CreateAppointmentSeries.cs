@@ -194,10 +194,11 @@ public sealed class CreateAppointmentSeries : ICarterModule
                 outsideSchedule = row.OutsideSchedule,
                 seriesId,
             }, ct);
-
-            // Every occurrence is a normal appointment: its reminders are queued like a single booking's.
-            await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, row.Id, now, ct);
         }
+
+        // Every occurrence is a normal appointment: its reminders are queued like a single booking's
+        // (the occurrences' contexts read in one round trip).
+        await AppointmentReminders.QueueAsync(tenant, tenant.ClinicId, [.. rows.Select(r => r.Id)], now, ct);
 
         var skipped = conflicts.Select(c => new Skipped(c.Occurrence.Date, c.Occurrence.Start, c.Occurrence.End, c.Reason)).ToList();
         // No Location: a series is no resource of its own, its appointments each have theirs.

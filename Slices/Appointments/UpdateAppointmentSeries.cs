@@ -205,9 +205,6 @@ public sealed class UpdateAppointmentSeries : ICarterModule
                     outsideSchedule = outside.GetValueOrDefault(change.Current.Id, change.Current.OutsideSchedule),
                     seriesId,
                 }, ct);
-
-                // Reminders follow the occurrence to its new time, as for a single appointment.
-                await AppointmentReminders.SyncAsync(tenant, tenant.ClinicId, change.Current.Id, moved: true, change.Current.Status, now, ct);
             }
 
             if (change.Edited.Count > 0)
@@ -215,6 +212,9 @@ public sealed class UpdateAppointmentSeries : ICarterModule
                 await tenant.AuditAsync("appointment.update", "appointment", change.Current.Id, new { fields = change.Edited, seriesId }, ct);
             }
         }
+
+        // Reminders follow the moved occurrences to their new times, as for a single appointment.
+        await AppointmentReminders.RescheduledAsync(tenant, tenant.ClinicId, [.. changes.Where(c => c.Moved).Select(c => c.Current.Id)], now, ct);
 
         var rows = await tenant.QueryAsync<Row>(ReadSql, new { tenant.ClinicId, Ids = affected.Select(a => a.Id).ToArray() }, ct);
         return TypedResults.Ok(new Response(seriesId, rows.Select(r => r.ToResponse()).ToList()));

@@ -132,6 +132,24 @@ public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
             Assert.Equal(8L, await db.ExecuteScalarAsync<long>("select count(*) from outbox_messages where kind = 'reminder'"));
         }
 
+        // A series costs the same round trips whatever its length: the occurrences go in one insert,
+        // their reminders' contexts come in one read, their audit entries and reminders with COMMIT.
+        var seriesDay = day.AddDays(1);
+        var series = 0;
+        async Task<long> SeriesAsync(int count) => (await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Post.Json(new { doctorId, patientId = reachableId, startsAt = seriesDay.AddHours(8 + series++), durationMinutes = 30,
+                recurrence = $"FREQ=DAILY;COUNT={count}" }).ToUrl("/api/appointments/series");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        }))).RoundTrips;
+        Assert.Equal(await SeriesAsync(2), await SeriesAsync(8));
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            // 4 × 2 + 4 × 8 occurrences, two reminders each, on top of the single bookings' 8.
+            Assert.Equal(8L + (40L * 2), await db.ExecuteScalarAsync<long>("select count(*) from outbox_messages where kind = 'reminder'"));
+        }
+
         // A refusal costs the same one round trip and answers before anything of the handler's.
         await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
         {
