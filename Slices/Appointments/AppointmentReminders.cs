@@ -105,15 +105,10 @@ public static class AppointmentReminders
         public bool Unreachable { get; init; }
     }
 
-    /// <summary>Queues the reminders of a booked or rescheduled appointment; answers how many.</summary>
-    public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, Guid appointmentId, DateTimeOffset now, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(scope);
-        var context = await scope.QuerySingleOrDefaultAsync<Context>(ContextSql, new { ClinicId = clinicId, Id = appointmentId }, ct);
-        return await QueueAsync(scope, context, now, ct);
-    }
-
-    /// <summary>As above for several appointments (a series' occurrences): their contexts in one round trip.</summary>
+    /// <summary>
+    /// Queues the reminders of booked appointments (a series' occurrences), their contexts read in one
+    /// round trip; answers how many.
+    /// </summary>
     public static async Task<int> QueueAsync(DbScope scope, Guid clinicId, IReadOnlyCollection<Guid> appointmentIds, DateTimeOffset now,
         CancellationToken ct)
     {
@@ -140,9 +135,10 @@ public static class AppointmentReminders
     }
 
     /// <summary>
-    /// As above, with the <see cref="ContextSql"/> row the caller read in its own batch (null: no such
-    /// appointment). Nothing in a request reads its reminders back, so their insert travels with the
-    /// request's <c>COMMIT</c> (<see cref="DbScope.AtCommit"/>): no round trip of its own.
+    /// Queues the reminders of a booked appointment, with the <see cref="ContextSql"/> row the caller
+    /// read in its own batch (null: no such appointment). Nothing in a request reads its reminders
+    /// back, so their insert travels with the request's <c>COMMIT</c> (<see cref="DbScope.AtCommit"/>):
+    /// no round trip of its own.
     /// </summary>
     internal static Task<int> QueueAsync(DbScope scope, Context? context, DateTimeOffset now, CancellationToken ct)
     {
@@ -234,13 +230,12 @@ public static class AppointmentReminders
         }
         else if (moved)
         {
-            await DropAsync(scope, clinicId, appointmentId, "appointment rescheduled", ct);
-            await QueueAsync(scope, clinicId, appointmentId, now, ct);
+            await RescheduledAsync(scope, clinicId, [appointmentId], now, ct);
         }
     }
 
     /// <summary>
-    /// Several appointments moved (a series' occurrences): their unsent reminders dropped and new ones
+    /// Appointments moved (one, or a series' occurrences): their unsent reminders dropped and new ones
     /// queued for the new times, the drop and the contexts in one round trip; an occurrence that no
     /// longer holds its slot gets none.
     /// </summary>
