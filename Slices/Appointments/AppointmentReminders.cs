@@ -56,6 +56,9 @@ public static class AppointmentReminders
          where clinic_id = @ClinicId and appointment_id = any(@Ids) and kind = 'reminder' and status in ('pending', 'sending')
         """;
 
+    // A move: the unsent reminders dropped, then the new time's contexts, in one batch.
+    private const string RescheduleSql = DropManySql + ";\n" + ContextsSql;
+
     private const string DropForPatientSql = """
         update outbox_messages
            set status = 'cancelled', locked_until = null, last_error = @Reason
@@ -249,7 +252,7 @@ public static class AppointmentReminders
             return 0;
         }
 
-        var contexts = await scope.QueryAsync<Context>(DropManySql + ";\n" + ContextsSql,
+        var contexts = await scope.QueryAsync<Context>(RescheduleSql,
             new { ClinicId = clinicId, Ids = appointmentIds.ToArray(), Reason = "appointment rescheduled" }, ct);
         return await QueueAllAsync(scope, contexts, now, ct);
     }
