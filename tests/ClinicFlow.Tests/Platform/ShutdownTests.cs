@@ -82,6 +82,8 @@ public sealed class ShutdownTests(AppFixture app) : ApiTest(app)
 
             Signal(process, "TERM");
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(40)), "The app did not stop after SIGTERM.");
+            // The timed wait can return before the last console lines reach their handlers; this one waits for them.
+            process.WaitForExit();
             await stopLoad.CancelAsync();
             await Task.WhenAll(writers);
 
