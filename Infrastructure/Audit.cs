@@ -37,18 +37,8 @@ public static class Audit
         from head
         """;
 
-    private static readonly string[] Parameters =
-        ["ClinicId", "Id", "ActorId", "ActorType", "Action", "EntityType", "EntityId", "Ip", "UserAgent", "Changes"];
-
-    // The statement and its parameter names, numbered apart from the request's other queued
-    // statements; the first few built once.
-    private static readonly (string Sql, string[] Names)[] Numbered = [.. Enumerable.Range(0, 8).Select(Number)];
-
-    private static (string Sql, string[] Names) Number(int index)
-    {
-        var prefix = "a" + index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
-        return (Sql.Replace("@", "@" + prefix, StringComparison.Ordinal), [.. Parameters.Select(p => prefix + p)]);
-    }
+    private static readonly CommitStatement Queued = new(Sql,
+        "ClinicId", "Id", "ActorId", "ActorType", "Action", "EntityType", "EntityId", "Ip", "UserAgent", "Changes");
 
     /// <summary>
     /// Appends an entry to <paramref name="clinicId"/>'s chain with the request's commit (in the same
@@ -68,8 +58,7 @@ public static class Audit
     {
         var http = scope.Http;
         var userAgent = http.Request.Headers.UserAgent.ToString();
-        var count = scope.AtCommitCount;
-        var (sql, names) = count < Numbered.Length ? Numbered[count] : Number(count);
+        var (sql, names) = Queued.Next(scope);
         var parameters = new Dapper.DynamicParameters();
         parameters.Add(names[0], clinicId, DbType.Guid);
         parameters.Add(names[1], Guid.CreateVersion7(), DbType.Guid);

@@ -163,13 +163,14 @@ public abstract class DbScope(HttpContext http)
         }
     }
 
-    /// <summary>How many statements wait for COMMIT; a writer numbers its parameter names with it.</summary>
+    /// <summary>How many statements wait for COMMIT (<see cref="CommitStatement"/> numbers parameter names with it).</summary>
     internal int AtCommitCount => _atCommit?.Count ?? 0;
 
     /// <summary>
     /// Runs <paramref name="sql"/> with the request's <c>COMMIT</c>, in the same message, after every
     /// other statement of the request; nothing of it runs if the request rolls back. Its parameter
-    /// names must differ from those of every other queued statement (number them with <see cref="AtCommitCount"/>).
+    /// names must differ from those of every other queued statement: take the text and the names
+    /// from a <see cref="CommitStatement"/>.
     /// </summary>
     internal void AtCommit(string sql, DynamicParameters args)
     {
@@ -491,6 +492,38 @@ public abstract class DbScope(HttpContext http)
 }
 
 /// <summary>The row of the gate's fail-closed check (users joined with their clinic).</summary>
+/// <summary>
+/// A statement a request may queue for <c>COMMIT</c> more than once (<see cref="DbScope.AtCommit"/>):
+/// its text and parameter names numbered by its place in the request's queue, so queued statements
+/// never share a name; the first places built once. Every <c>@</c> of the text marks a parameter.
+/// </summary>
+internal sealed class CommitStatement
+{
+    private readonly string _sql;
+    private readonly string[] _parameters;
+    private readonly (string Sql, string[] Names)[] _first;
+
+    public CommitStatement(string sql, params string[] parameters)
+    {
+        _sql = sql;
+        _parameters = parameters;
+        _first = [.. Enumerable.Range(0, 8).Select(Number)];
+    }
+
+    /// <summary>The text and the parameter names (in the order given) for the next place in the scope's queue.</summary>
+    public (string Sql, string[] Names) Next(DbScope scope)
+    {
+        var place = scope.AtCommitCount;
+        return place < _first.Length ? _first[place] : Number(place);
+    }
+
+    private (string Sql, string[] Names) Number(int place)
+    {
+        var prefix = "c" + place.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
+        return (_sql.Replace("@", "@" + prefix, StringComparison.Ordinal), [.. _parameters.Select(p => prefix + p)]);
+    }
+}
+
 internal sealed record GateRow(string Email, string? Role, bool Active, int TokenVersion, Guid? ClinicId,
     bool? ClinicActive, string? Plan, bool? Expired);
 

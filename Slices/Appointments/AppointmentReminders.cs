@@ -44,6 +44,10 @@ public static class AppointmentReminders
         from unnest(@Ids, @Payloads, @Dues) as t(id, payload, due)
         """;
 
+    // The insert as a request queues it for COMMIT (parameters in this order).
+    private static readonly CommitStatement QueuedInsert = new(InsertSql,
+        "ClinicId", "Recipient", "PatientId", "AppointmentId", "Ids", "Payloads", "Dues");
+
     private const string DropSql = """
         update outbox_messages
            set status = 'cancelled', locked_until = null, last_error = @Reason
@@ -151,28 +155,18 @@ public static class AppointmentReminders
             return Task.FromResult(0);
         }
 
-        // Parameter names numbered apart from the request's other queued statements.
-        var count = scope.AtCommitCount;
-        var (sql, prefix) = count < NumberedInserts.Length ? NumberedInserts[count] : NumberedInsert(count);
+        var (sql, names) = QueuedInsert.Next(scope);
         var parameters = new DynamicParameters();
-        parameters.Add(prefix + nameof(Insert.ClinicId), insert.ClinicId);
-        parameters.Add(prefix + nameof(Insert.Recipient), insert.Recipient);
-        parameters.Add(prefix + nameof(Insert.PatientId), insert.PatientId);
-        parameters.Add(prefix + nameof(Insert.AppointmentId), insert.AppointmentId);
-        parameters.Add(prefix + nameof(Insert.Ids), insert.Ids);
-        parameters.Add(prefix + nameof(Insert.Payloads), insert.Payloads);
-        parameters.Add(prefix + nameof(Insert.Dues), insert.Dues);
+        parameters.Add(names[0], insert.ClinicId);
+        parameters.Add(names[1], insert.Recipient);
+        parameters.Add(names[2], insert.PatientId);
+        parameters.Add(names[3], insert.AppointmentId);
+        parameters.Add(names[4], insert.Ids);
+        parameters.Add(names[5], insert.Payloads);
+        parameters.Add(names[6], insert.Dues);
         scope.AtCommit(sql, parameters);
         scope.OutboxTouched = true;
         return Task.FromResult(insert.Ids.Length);
-    }
-
-    private static readonly (string Sql, string Prefix)[] NumberedInserts = [.. Enumerable.Range(0, 8).Select(NumberedInsert)];
-
-    private static (string Sql, string Prefix) NumberedInsert(int index)
-    {
-        var prefix = "r" + index.ToString(CultureInfo.InvariantCulture) + "_";
-        return (InsertSql.Replace("@", "@" + prefix, StringComparison.Ordinal), prefix);
     }
 
     /// <summary>As above, on a connection outside a request (a waitlist offer booked over WhatsApp); the caller wakes the sender.</summary>
