@@ -340,41 +340,49 @@ from (select (:'plan'::json->'week'->>'from')::timestamptz at time zone 'UTC' as
 SQL
 )
 IFS='|' read -r week_from day_to week_to availability_doctor <<<"$first_day"
-# The feed's body is kept per calendar version, so the load measured the kept copy after the first
-# request. What a changed calendar costs: the version raised as a booking would (the same update the
-# database's trigger makes), then one feed request, alone; ICS_RENDERS times (default 100), then the
-# median and p99 of the time to the first byte (the body is rendered whole before it is sent, so this
-# is the server's time) and of the total.
+# Pages and feeds are kept per version of what they show, so the load measured the kept copies after
+# the first request. What a change costs: the version raised as a booking would (the same update the
+# database's trigger makes), then one request, alone; COUNT times, then the median and p99 of the time
+# to the first byte (the body is made whole before it is sent, so this is the server's time) and of
+# the total. The load above made each body only a few times, so that code still runs as the JIT's
+# first tier: the first ones take 2-4 times as long until the runtime has compiled it again (tiered
+# compilation, after some 30 calls). WARMUP requests go first and are reported apart; a running
+# service makes them often enough to have long done it.
+# read_anew NAME PATH TOKEN BEFORE COUNT WARMUP (TOKEN may be empty) prints the summary.
+read_anew() {
+  local name=$1 path=$2 token=$3 before=$4 count=$5 warmup=$6 samples="$tmp/$1-anew.txt"
+  local args=(-sS -o /dev/null "$base$path")
+  if [ -n "$token" ]; then args+=(-H "Authorization: Bearer $token"); fi
+  for _ in $(seq 1 "$warmup"); do
+    "${psql[@]}" -c "$before" >/dev/null
+    curl "${args[@]}" -w '%{time_starttransfer}\n' || echo 0
+  done >"$tmp/$name-warmup.txt"
+  for _ in $(seq 1 "$count"); do
+    "${psql[@]}" -c "$before" >/dev/null
+    curl "${args[@]}" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' || echo '000 0 0 0'
+  done >"$samples"
+  # q-quantile (nearest rank) in ms of column $1 of the samples.
+  quantile() { cut -d ' ' -f "$1" "$samples" | sort -g | awk -v q="$2" '{ v[NR] = $1 } END { i = int(q * NR + 0.999999); if (i < 1) i = 1; printf "%.1f", v[i] * 1000 }'; }
+  local bad size warm
+  bad=$(awk '$1 != 200' "$samples" | wc -l)
+  size=$(tail -n 1 "$samples" | cut -d ' ' -f 4)
+  warm=$(sort -g "$tmp/$name-warmup.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "median %.1f ms, max %.1f ms", v[int(0.5 * NR + 0.999999)] * 1000, v[NR] * 1000 }')
+  echo "$count requests ($bad not 200), $size bytes each: time to first byte median $(quantile 2 0.5) ms, p99 $(quantile 2 0.99) ms, max $(quantile 2 1) ms; total median $(quantile 3 0.5) ms, p99 $(quantile 3 0.99) ms (after $warmup warm-up requests: ${warm:-none})"
+}
 bump_feed="update doctors set calendar_version = calendar_version + 1 where id = '$feed_doctor'"
-ics_renders=${ICS_RENDERS:-100}
-# The load above rendered the feed only a few times (it measured the kept copy), so the render code
-# still runs as the JIT's first tier: the first renders take 2–4 times as long until the runtime has
-# compiled it again (tiered compilation, after some 30 calls). ICS_WARMUP renders (default 30) go
-# first and are reported apart; a running service renders often enough to have long done it.
-ics_warmup=${ICS_WARMUP:-30}
 ics_render=""
 if [ -n "$ics_path" ]; then
-  for _ in $(seq 1 "$ics_warmup"); do
-    "${psql[@]}" -c "$bump_feed" >/dev/null
-    curl -sS -o /dev/null -w '%{time_starttransfer}\n' "$base$ics_path" || echo 0
-  done >"$tmp/ics-warmup.txt"
-  for _ in $(seq 1 "$ics_renders"); do
-    "${psql[@]}" -c "$bump_feed" >/dev/null
-    curl -sS -o /dev/null -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}\n' "$base$ics_path" || echo '000 0 0 0'
-  done >"$tmp/ics-render.txt"
-  # q-quantile (nearest rank) in ms of column $1 of the samples.
-  quantile() { cut -d ' ' -f "$1" "$tmp/ics-render.txt" | sort -g | awk -v q="$2" '{ v[NR] = $1 } END { i = int(q * NR + 0.999999); if (i < 1) i = 1; printf "%.1f", v[i] * 1000 }'; }
-  ics_bad=$(awk '$1 != 200' "$tmp/ics-render.txt" | wc -l)
-  ics_size=$(tail -n 1 "$tmp/ics-render.txt" | cut -d ' ' -f 4)
-  warm=$(sort -g "$tmp/ics-warmup.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "median %.1f ms, max %.1f ms", v[int(0.5 * NR + 0.999999)] * 1000, v[NR] * 1000 }')
-  ics_render="$ics_renders requests ($ics_bad not 200), $ics_size bytes each: time to first byte median $(quantile 2 0.5) ms, p99 $(quantile 2 0.99) ms, max $(quantile 2 1) ms; total median $(quantile 3 0.5) ms, p99 $(quantile 3 0.99) ms (after $ics_warmup warm-up renders: ${warm:-none})"
+  ics_render=$(read_anew ics "$ics_path" "" "$bump_feed" "${ICS_RENDERS:-100}" "${ICS_WARMUP:-30}")
 fi
+# A clinic's day: one of the reception clinic's doctors with a raised version, as a booking of theirs does.
+bump_day="update doctors set calendar_version = calendar_version + 1 where id = (select id from doctors where clinic_id = '$clinic_a' order by id limit 1)"
+day_anew=$(read_anew day "/api/appointments?from=$week_from&to=$day_to" "$token_a" "$bump_day" "${DAY_READS:-100}" "${DAY_WARMUP:-30}")
 explain_log 0
 {
-  echo "#### A clinic's day (the first day of the measured week, 40 appointments)"
+  echo "#### A clinic's day (the first day of the measured week, 40 appointments), read anew: a doctor's calendar version raised just before"
   echo
   echo '```'
-  explain_request GET "/api/appointments?from=$week_from&to=$day_to" "$token_a" 'appointments'
+  explain_request GET "/api/appointments?from=$week_from&to=$day_to" "$token_a" 'appointments' "" "$bump_day"
   echo '```'
   echo
   echo "#### A doctor's week of availability"
@@ -430,6 +438,11 @@ result="$root/bench/results/scheduling-$(date -u +%Y-%m-%d).md"
   echo "- Bookings in the booking clinic: ${booked:-?} rows, ${created:-?} answers 201 over the whole run$(
     [ -n "$created" ] && [ "$created" = "$booked" ] && echo ' (equal)' || echo ' (**not equal**)'
   ); $appt_after appointments in all."
+  echo
+  echo "### A clinic's day read anew"
+  echo
+  echo "The first day of the measured week right after a doctor's calendar version was raised, as a booking"
+  echo "of theirs does, then the request, one after the other (no kept page, no ETag): $day_anew."
   echo
   if [ -n "$ics_render" ]; then
     echo "### The ICS feed rendered anew"

@@ -1,13 +1,20 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using Carter;
 using ClinicFlow.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 
 namespace ClinicFlow.Slices.Appointments;
 
 /// <summary>
 /// GET /api/appointments: the clinic's appointments by start time, filtered by a window of start
-/// times, doctor, patient and status, keyset paged on (startsAt, id).
+/// times, doctor, patient and status, keyset paged on (startsAt, id). Staff phones poll their day:
+/// each page carries an ETag (304 on If-None-Match), and an unchanged page is written once and then
+/// served from memory after one version read.
 /// </summary>
 public sealed class ListAppointments : ICarterModule
 {
@@ -50,13 +57,29 @@ public sealed class ListAppointments : ICarterModule
 
         """ + Window;
 
+    // Bump when the rendering changes, so pages kept in the old rendering are not served.
+    private const string RenderVersion = "appointments-v1";
+
+    // What every page is made of besides the request's filters: each of the clinic's doctors with
+    // their calendar version, which the database raises with every insert, change or deletion of one
+    // of their appointments and with the name or erasure of a patient they see (migration
+    // CalendarVersions), and their name. Read before the rows: a change committed in between yields
+    // a page newer than its tag, and no later request reads that tag again, because versions only rise.
+    private const string VersionSql = """
+        select md5(coalesce(string_agg(concat_ws(':', d.id, d.calendar_version, md5(d.full_name)), '|' order by d.id), ''))
+        from doctors d
+        where d.clinic_id = @ClinicId
+        """;
+
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/appointments")
             .MapGet("/", Handle)
             .WithName(nameof(ListAppointments))
-            .WithSummary("List the clinic's appointments (from, to, doctorId, patientId, status)");
+            .WithSummary("List the clinic's appointments (from, to, doctorId, patientId, status)")
+            .Produces<Page<Response>>(StatusCodes.Status200OK)
+            .Produces(StatusCodes.Status304NotModified);
 
-    private static async Task<Results<Ok<Page<Response>>, ApiProblem>> Handle(
+    private static async Task<Results<EmptyHttpResult, StatusCodeHttpResult, ApiProblem>> Handle(
         DateTimeOffset? from, DateTimeOffset? to, Guid? doctorId, Guid? patientId, string? status, int? limit, string? cursor,
         Tenant tenant, CancellationToken ct)
     {
@@ -95,8 +118,7 @@ public sealed class ListAppointments : ICarterModule
             }
         }
 
-        var sql = doctorId is not null ? DoctorSql : patientId is not null ? PatientSql : ClinicSql;
-        var rows = await tenant.QueryAsync<Row>(sql, new
+        var args = new
         {
             tenant.ClinicId,
             DoctorId = doctorId,
@@ -108,9 +130,34 @@ public sealed class ListAppointments : ICarterModule
             AfterStart = after?.Start ?? DateTimeOffset.MinValue,
             AfterId = after?.Id ?? Guid.Empty,
             Take = take + 1,
-        }, ct);
-        return TypedResults.Ok(Paging.ToPage(rows.Select(r => r.ToResponse()), take,
-            r => string.Create(CultureInfo.InvariantCulture, $"{r.StartsAt.UtcTicks}_{r.Id}")));
+        };
+
+        var version = await tenant.QuerySingleAsync<string>(VersionSql, new { tenant.ClinicId }, ct);
+        var http = tenant.Http;
+        // The tag names the clinic's version and every parameter of the page.
+        var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('|', RenderVersion, args.ClinicId,
+            version, args.DoctorId, args.PatientId, string.Join(',', args.Statuses), args.From.UtcTicks, args.To.UtcTicks,
+            args.AfterStart.UtcTicks, args.AfterId, take))).AsSpan(0, 16));
+        http.Response.Headers.CacheControl = "private, no-cache";
+        if (Rendered.NotModified(http, etag))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var kept = "appointments:" + etag;
+        if (Rendered.Get(kept) is not { } body)
+        {
+            var sql = doctorId is not null ? DoctorSql : patientId is not null ? PatientSql : ClinicSql;
+            var rows = await tenant.QueryAsync<Row>(sql, args, ct);
+            var page = Paging.ToPage(rows.Select(r => r.ToResponse()), take,
+                r => string.Create(CultureInfo.InvariantCulture, $"{r.StartsAt.UtcTicks}_{r.Id}"));
+            body = JsonSerializer.SerializeToUtf8Bytes(page,
+                http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
+            Rendered.Keep(kept, body);
+        }
+
+        await Rendered.WriteAsync(http, body, "application/json; charset=utf-8", ct);
+        return TypedResults.Empty;
     }
 
     /// <summary>The cursor carries both sort keys of the last row: its start in UTC ticks and its id.</summary>

@@ -6,8 +6,6 @@ using Carter;
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Net.Http.Headers;
 
 namespace ClinicFlow.Slices.Calendars;
 
@@ -87,42 +85,28 @@ public sealed class GetIcsFeed : ICarterModule
         }
 
         var http = db.Http;
-        var etag = new EntityTagHeaderValue($"\"{feed.ETag}\"");
-        http.Response.GetTypedHeaders().ETag = etag;
         http.Response.Headers.CacheControl = "private, max-age=300";
-        if (http.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } candidates
-            && candidates.Any(c => c.Equals(EntityTagHeaderValue.Any) || c.Compare(etag, useStrongComparison: false)))
+        if (Rendered.NotModified(http, feed.ETag))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        http.Response.ContentType = "text/calendar; charset=utf-8";
-        if (!Rendered.TryGetValue(feed.ETag, out byte[]? body) || body is null)
+        // Calendar apps poll, many without If-None-Match: a feed is written once per content and kept
+        // by its validator, which names the doctor, the day and every field rendered.
+        var key = "ics:" + feed.ETag;
+        if (Rendered.Get(key) is not { } body)
         {
             await using var reader = await db.ExecuteReaderAsync(RowsSql,
                 new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct);
             using var buffer = new MemoryStream();
             await WriteAsync(buffer, feed, reader, ct);
             body = buffer.ToArray();
-            Rendered.Set(feed.ETag, body, new MemoryCacheEntryOptions
-            {
-                Size = body.Length,
-                SlidingExpiration = TimeSpan.FromHours(6),
-                AbsoluteExpirationRelativeToNow = TimeSpan.FromDays(1),
-            });
+            Rendered.Keep(key, body);
         }
 
-        http.Response.ContentLength = body.Length;
-        await http.Response.Body.WriteAsync(body, ct);
+        await Rendered.WriteAsync(http, body, "text/calendar; charset=utf-8", ct);
         return TypedResults.Empty;
     }
-
-    // Calendar apps poll, many without If-None-Match: a feed is written once per content and kept by
-    // its validator, which names the doctor, the day and every field rendered, so an entry can never
-    // be served for other content. Bounded in bytes; per instance (another instance renders its own copy).
-    private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = RenderCacheBytes });
-
-    private const long RenderCacheBytes = 64L * 1024 * 1024;
 
     /// <summary>
     /// Writes the calendar as the rows are read: RFC 5545 written directly (the properties Ical.Net

@@ -47,7 +47,7 @@ public sealed class GetPublicLogo : ICarterModule
         {
             // A revalidation reads the version only, not the bytes.
             var current = await db.QuerySingleOrDefaultAsync<string>(EtagSql, new { ClinicId = clinicId }, ct);
-            if (current is not null && Matches(conditional, current))
+            if (current is not null && Rendered.Matches(conditional, new EntityTagHeaderValue($"\"{current}\"")))
             {
                 SetHeaders(http, current);
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
@@ -62,12 +62,6 @@ public sealed class GetPublicLogo : ICarterModule
 
         SetHeaders(http, logo.Etag);
         return TypedResults.File(logo.Content, logo.ContentType);
-    }
-
-    private static bool Matches(IList<EntityTagHeaderValue> candidates, string etag)
-    {
-        var current = new EntityTagHeaderValue($"\"{etag}\"");
-        return candidates.Any(c => c.Equals(EntityTagHeaderValue.Any) || c.Compare(current, useStrongComparison: false));
     }
 
     private static void SetHeaders(HttpContext http, string etag)

@@ -8,7 +8,7 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
     public const string Usage = """
         usage: ClinicFlow.Load --url http://127.0.0.1:PORT [--concurrency 16] [--warmup 5] [--seconds 20] [--rounds 4]
                [--scenario auth | --scenario patients --token JWT --patient-id GUID --search-terms "jose,NÚÑEZ,garcia lo"
-                | --scenario scheduling --plan FILE [--only appointment,list,availability,ics,ics304,booking]
+                | --scenario scheduling --plan FILE [--only appointment,list,listnew,availability,ics,ics304,booking]
                 | --scenario idempotency
                 | --scenario consent --plan FILE
                 | --scenario fhir --token JWT --patient-id GUID]
@@ -25,7 +25,8 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
           --patient-id   patients, fhir: a patient of that clinic, for the primary-key lookup (fhir: and the export)
           --search-terms patients: comma-separated search terms, rotated per request (1-1000 terms)
                          scheduling: one pair after the other, each beside GET /api/patients/ID, each with its own
-                         warm-up and rounds: GET /api/appointments/ID, a clinic's day, a doctor's week of availability,
+                         warm-up and rounds: GET /api/appointments/ID, a clinic's day (as polled, and with every
+                         window new, so no page comes from memory), a doctor's week of availability,
                          an ICS feed (whole, and unchanged: If-None-Match → 304), concurrent bookings with a
                          known share of conflicts
                          idempotency: POST /api/patients with a fresh Idempotency-Key on every request beside the
@@ -35,7 +36,7 @@ internal sealed record LoadOptions(Uri Url, int Concurrency, int WarmupSeconds, 
         """;
 
     /// <summary>The pairs of the scheduling scenario, in the order they run by default.</summary>
-    public static readonly string[] SchedulingPairs = ["appointment", "list", "availability", "ics", "ics304", "booking"];
+    public static readonly string[] SchedulingPairs = ["appointment", "list", "listnew", "availability", "ics", "ics304", "booking"];
 
     public string Scenario { get; init; } = "auth";
 

@@ -81,6 +81,29 @@ internal static class SchedulingScenario
                     .ToArray();
                 return (LoadRun.Invariant($"A clinic's day: `GET /api/appointments?from=…&to=…` ({plan.DayItems} appointments a day, {days.Length} days rotated)"),
                     new Target("GET /api/appointments?from=…&to=… (a day)", "day", days, authorization));
+            case "listnew":
+                // The same days, each request with a window never asked before (its end moved back by
+                // n milliseconds, n counting the requests, within the last hour of the day, where no
+                // appointment starts), so no page is served from memory: the rows are read and written each time.
+                var fresh = plan.Days.ToArray();
+                var asked = -1L;
+                HttpRequestMessage? NewWindow(long _)
+                {
+                    var n = Interlocked.Increment(ref asked);
+                    var day = fresh[n % fresh.Length];
+                    var to = day.To.AddMilliseconds(-(1 + (n / fresh.Length % 3_600_000)));
+                    var request = new HttpRequestMessage(HttpMethod.Get, "/api/appointments?from=" + Instant(day.From) + "&to="
+                        + to.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+                    {
+                        Version = HttpVersion.Version11,
+                    };
+                    request.Headers.TryAddWithoutValidation("Authorization", authorization);
+                    return request;
+                }
+
+                return (LoadRun.Invariant($"A clinic's day read anew: `GET /api/appointments?from=…&to=…` ({plan.DayItems} appointments a day, {fresh.Length} days rotated, every window new)"),
+                    new Target("GET /api/appointments?from=…&to=… (a day, every window new)", "new", "/api/appointments?from=…&to=…", NewWindow,
+                        [(int)HttpStatusCode.OK]));
             case "availability":
                 var weeks = plan.AvailabilityDoctors
                     .Select(d => "/api/appointments/availability?doctorId=" + d.ToString("D") + "&from=" + Instant(plan.Week.From)

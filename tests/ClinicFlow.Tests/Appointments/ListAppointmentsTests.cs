@@ -145,6 +145,135 @@ public sealed class ListAppointmentsTests(AppFixture app) : SchedulingTest(app)
         Assert.Equal(expected.Where((_, i) => i % 3 == 1).Select(e => e.Id), first.Items.Concat(second.Items).Select(a => a.Id));
     }
 
+    private async Task<IScenarioResult> GetAsync(Account caller, string query, string? ifNoneMatch = null, HttpStatusCode expected = HttpStatusCode.OK) =>
+        await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/appointments" + query);
+            s.WithBearerToken(caller.Token);
+            if (ifNoneMatch is not null)
+            {
+                s.WithRequestHeader("If-None-Match", ifNoneMatch);
+            }
+
+            s.StatusCodeShouldBe(expected);
+        });
+
+    private static string ETagOf(IScenarioResult result) => result.Context.Response.Headers.ETag.ToString();
+
+    [Fact]
+    public async Task Tags_each_page_and_answers_304_while_nothing_changed()
+    {
+        var x = await ArrangeAsync();
+        var staff = await AddUserAsync(x.Admin, "staff");
+
+        var first = await GetAsync(x.Admin, "");
+        var etag = ETagOf(first);
+        Assert.Matches("^\"[0-9a-f]{32}\"$", etag);
+        Assert.Equal("private, no-cache", first.Context.Response.Headers.CacheControl.ToString());
+        Assert.StartsWith("application/json", first.Context.Response.ContentType, StringComparison.Ordinal);
+        Assert.Equal(x.Ids, (await first.ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items.Select(a => a.Id));
+
+        // The same page for another member of the clinic, served again: the same tag and the same body.
+        var again = await GetAsync(staff, "");
+        Assert.Equal(etag, ETagOf(again));
+        Assert.Equal(x.Ids, (await again.ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items.Select(a => a.Id));
+
+        var notModified = await GetAsync(staff, "", etag, HttpStatusCode.NotModified);
+        Assert.Equal(etag, ETagOf(notModified));
+        Assert.Equal("", await notModified.ReadAsTextAsync());
+        await GetAsync(staff, "", "*", HttpStatusCode.NotModified);
+        await GetAsync(staff, "", "W/" + etag, HttpStatusCode.NotModified);
+        await GetAsync(staff, "", "\"something-else\"");
+
+        // Every parameter that shapes the page is in its tag.
+        var tags = new HashSet<string> { etag };
+        foreach (var query in new[] { "?limit=2", $"?doctorId={x.Ana}", $"?patientId={x.Pia}", "?status=scheduled",
+                     $"?from={Instant(x.Day)}", $"?to={Instant(x.Day.AddHours(20))}" })
+        {
+            Assert.True(tags.Add(ETagOf(await GetAsync(staff, query))), query);
+        }
+
+        var page = await ListAsync(staff, "?limit=2");
+        Assert.True(tags.Add(ETagOf(await GetAsync(staff, "?limit=2&cursor=" + page.NextCursor))));
+    }
+
+    [Fact]
+    public async Task A_change_to_anything_a_page_shows_is_served_at_once()
+    {
+        var x = await ArrangeAsync();
+        await InsertAlwaysOpenAsync(x.Admin.ClinicId, x.Ana);
+        var etag = ETagOf(await GetAsync(x.Admin, ""));
+        var seen = new HashSet<string> { etag };
+
+        // Each change is answered 200 with the new content to the tag of the page before it, never 304.
+        async Task<ListAppointments.Response[]> ChangedAsync()
+        {
+            var result = await GetAsync(x.Admin, "", etag);
+            etag = ETagOf(result);
+            Assert.True(seen.Add(etag));
+            return [.. (await result.ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items];
+        }
+
+        await Host.Scenario(s =>
+        {
+            s.Patch.Json(new { notes = "Trae estudios" }).ToUrl($"/api/appointments/{x.Ids[0]}");
+            s.WithBearerToken(x.Admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        Assert.Equal("Trae estudios", (await ChangedAsync()).Single(a => a.Id == x.Ids[0]).Notes);
+
+        await Host.Scenario(s =>
+        {
+            s.Patch.Json(new { fullName = "Pía Renombrada" }).ToUrl($"/api/patients/{x.Pia}");
+            s.WithBearerToken(x.Admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        Assert.All((await ChangedAsync()).Where(a => a.PatientId == x.Pia), a => Assert.Equal("Pía Renombrada", a.Patient.FullName));
+
+        await Host.Scenario(s =>
+        {
+            s.Patch.Json(new { fullName = "Dra. Ana Renombrada" }).ToUrl($"/api/doctors/{x.Ana}");
+            s.WithBearerToken(x.Admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        Assert.All((await ChangedAsync()).Where(a => a.DoctorId == x.Ana), a => Assert.Equal("Dra. Ana Renombrada", a.Doctor.FullName));
+
+        var booked = await Host.Scenario(s =>
+        {
+            s.Post.Json(new { doctorId = x.Ana, patientId = x.Leo, startsAt = x.Day.AddHours(14), durationMinutes = 30 }).ToUrl("/api/appointments");
+            s.WithBearerToken(x.Admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var bookedId = (await booked.ReadAsJsonAsync<CreateAppointment.Response>()).Id;
+        Assert.Contains(bookedId, (await ChangedAsync()).Select(a => a.Id));
+
+        // A change made outside the API (a worker, an operator) raises the version in the database as well.
+        await using (var db = new NpgsqlConnection(App.AdminConnectionString))
+        {
+            await db.ExecuteAsync("delete from appointments where id = @bookedId", new { bookedId });
+        }
+
+        Assert.DoesNotContain(bookedId, (await ChangedAsync()).Select(a => a.Id));
+        Assert.Equal(etag, ETagOf(await GetAsync(x.Admin, "", etag, HttpStatusCode.NotModified)));
+    }
+
+    [Fact]
+    public async Task Two_clinics_asking_for_the_same_page_each_get_their_own()
+    {
+        var x = await ArrangeAsync();
+        var other = await RegisterClinicAsync("Other clinic");
+        var theirDoctor = await InsertDoctorAsync(other.ClinicId, "Dr. Otro");
+        var theirs = await InsertAppointmentAsync(other.ClinicId, theirDoctor, await CreatePatientAsync(other), x.Day.AddHours(9), x.Day.AddHours(10));
+        var query = $"?from={Instant(x.Day)}&to={Instant(x.Day.AddDays(2))}";
+
+        var mine = await GetAsync(x.Admin, query);
+        var theirPage = await GetAsync(other, query, ETagOf(mine));
+
+        Assert.NotEqual(ETagOf(mine), ETagOf(theirPage));
+        Assert.Equal([theirs], (await theirPage.ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items.Select(a => a.Id));
+        Assert.Equal(x.Ids, (await (await GetAsync(x.Admin, query)).ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items.Select(a => a.Id));
+    }
+
     [Fact]
     public async Task Requires_a_token()
     {
