@@ -525,7 +525,7 @@ internal sealed class CommitStatement
 }
 
 internal sealed record GateRow(string Email, string? Role, bool Active, int TokenVersion, Guid? ClinicId,
-    bool? ClinicActive, string? Plan, bool? Expired);
+    bool? ClinicActive, string? Plan, bool? Expired, string? Country);
 
 /// <summary>The gate's check refused the caller after the handler had started; the gate answers <see cref="Problem"/>.</summary>
 internal sealed class ScopeRefusedException(ApiProblem problem) : Exception("The tenant gate refused the request.")
@@ -539,9 +539,9 @@ internal sealed class ScopeRefusedException(ApiProblem problem) : Exception("The
 /// </summary>
 /// <remarks>
 /// <see cref="UserId"/> and <see cref="ClinicId"/> come from the token and are usable at once (the
-/// check refuses the request unless the database still agrees); <see cref="Role"/>, <see cref="Plan"/>
-/// and <see cref="Email"/> come from the database with the check, so they can be read only after the
-/// handler's first statement (or <see cref="DbScope.VerifyAsync"/>).
+/// check refuses the request unless the database still agrees); <see cref="Role"/>, <see cref="Plan"/>,
+/// <see cref="Email"/> and the clinic's country come from the database with the check, so they can be
+/// read only after the handler's first statement (or <see cref="DbScope.VerifyAsync"/>).
 /// </remarks>
 public sealed class Tenant(HttpContext http) : DbScope(http)
 {
@@ -551,7 +551,8 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
     private const string Check = """
         select u.email, u.role, u.active, u.token_version, u.clinic_id,
                c.active as clinic_active, c.plan,
-               (c.subscription_status = 'expired' or coalesce(c.subscription_expires_at < now(), false)) as expired
+               (c.subscription_status = 'expired' or coalesce(c.subscription_expires_at < now(), false)) as expired,
+               c.country::text as country
         from users u
         left join clinics c on c.id = u.clinic_id
         where u.id = @__ScopeUser
@@ -561,6 +562,7 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
     private bool _verified;
     private AppRole? _role;
     private string? _plan;
+    private string? _country;
     private string _email = "";
 
     public Guid UserId { get; private set; }
@@ -587,6 +589,16 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
     {
         await VerifyAsync(ct);
         return IsAdmin;
+    }
+
+    /// <summary>
+    /// The caller's clinic's country (ISO 3166-1 alpha-2, what national phone numbers are read with),
+    /// read with the check, so it costs no round trip once a statement ran; null without a clinic.
+    /// </summary>
+    public async Task<string?> CountryAsync(CancellationToken ct)
+    {
+        await VerifyAsync(ct);
+        return _country;
     }
 
     public static ValueTask<Tenant?> BindAsync(HttpContext context, ParameterInfo parameter)
@@ -642,6 +654,7 @@ public sealed class Tenant(HttpContext http) : DbScope(http)
 
         _role = TenantGate.ParseRole(row.Role);
         _plan = row.Plan;
+        _country = row.Country;
         _email = row.Email;
         _verified = true;
         return null;

@@ -136,25 +136,22 @@ public static class ClinicRules
     }
 
     /// <summary>The clinic's ISO country, the region national phone numbers are read in.</summary>
-    public const string CountrySql = "select country from clinics where id = @ClinicId";
-
     /// <summary>
-    /// The phone in E.164, national formats read with the clinic's country (a caller without a clinic
-    /// must give the international form); the problem names the field when the input is not a
-    /// possible number. Null or blank input stays null.
+    /// The phone in E.164, national formats read with the caller's clinic's country (known from the
+    /// gate's check, so no round trip of its own; a caller without a clinic must give the
+    /// international form); the problem names the field when the input is not a possible number.
+    /// Null or blank input stays null.
     /// </summary>
-    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(DbScope scope, Guid? clinicId, string? input,
+    public static async Task<(string? Phone, ApiProblem? Problem)> NormalizePhoneAsync(Tenant tenant, string? input,
         CancellationToken ct, string field = "phone")
     {
-        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(tenant);
         if (string.IsNullOrWhiteSpace(input))
         {
             return (null, null);
         }
 
-        var country = clinicId is { } id && id != Guid.Empty
-            ? await scope.QuerySingleAsync<string>(CountrySql, new { ClinicId = id }, ct)
-            : "ZZ";
+        var country = tenant.HasClinic ? await tenant.CountryAsync(ct) ?? "ZZ" : "ZZ";
         return NormalizePhone(input, country) is { } phone
             ? (phone, null)
             : (null, InvalidPhone(field));

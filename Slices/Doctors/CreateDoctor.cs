@@ -48,7 +48,7 @@ public sealed class CreateDoctor : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, request.Phone.TrimToNull(), ct);
         if (problem is not null)
         {
             return problem;

@@ -74,7 +74,7 @@ public sealed class ImportPatients : ICarterModule
                 "Upload the CSV as multipart/form-data.", "Suba el CSV como multipart/form-data.", "Laden Sie die CSV als multipart/form-data hoch."));
         }
 
-        var country = (await tenant.ExecuteScalarAsync<string>(ClinicRules.CountrySql, new { tenant.ClinicId }, ct))!.Trim();
+        var country = await tenant.CountryAsync(ct) ?? "ZZ";
 
         var errors = new List<RowError>();
         var errorCount = 0;

@@ -90,8 +90,7 @@ public sealed class ListPatients : ICarterModule
         }
 
         var patterns = new List<string> { "%" + digits + "%" };
-        var country = await tenant.QuerySingleAsync<string>(ClinicRules.CountrySql, new { tenant.ClinicId }, ct);
-        if (ClinicRules.NormalizePhone(q, country) is { } e164)
+        if (ClinicRules.NormalizePhone(q, await tenant.CountryAsync(ct) ?? "ZZ") is { } e164)
         {
             patterns.Add("%" + e164 + "%");
         }

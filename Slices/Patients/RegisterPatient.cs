@@ -54,7 +54,7 @@ public sealed class RegisterPatient : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, request.Phone.TrimToNull(), ct);
         if (problem is not null)
         {
             return problem;

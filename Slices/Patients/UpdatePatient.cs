@@ -72,7 +72,7 @@ public sealed class UpdatePatient : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone.TrimToNull(), ct);
+            (phone, var problem) = await ClinicRules.NormalizePhoneAsync(tenant, request.Phone.TrimToNull(), ct);
             if (problem is not null)
             {
                 return problem;

@@ -54,7 +54,7 @@ public sealed class CreateUser : ICarterModule
             return ApiProblem.Validation(validation);
         }
 
-        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, tenant.ClinicId, request.Phone, ct);
+        var (phone, problem) = await ClinicRules.NormalizePhoneAsync(tenant, request.Phone, ct);
         if (problem is not null)
         {
             return problem;

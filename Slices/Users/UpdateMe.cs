@@ -79,7 +79,7 @@ public sealed class UpdateMe : ICarterModule
         var phone = current.Phone;
         if (request.Phone is not null)
         {
-            var (given, problem) = await ClinicRules.NormalizePhoneAsync(tenant, clinicId, request.Phone, ct);
+            var (given, problem) = await ClinicRules.NormalizePhoneAsync(tenant, request.Phone, ct);
             if (problem is not null)
             {
                 return problem;

@@ -150,6 +150,28 @@ public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
             Assert.Equal(8L + (40L * 2), await db.ExecuteScalarAsync<long>("select count(*) from outbox_messages where kind = 'reminder'"));
         }
 
+        // The clinic's country comes with the gate's check, so a national phone number read after the
+        // first statement costs no round trip of its own (it once read the clinic's country first).
+        var edits = 0;
+        var renamed = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Patch.Json(new { fullName = "Ana Wire " + edits++ }).ToUrl($"/api/patients/{patientId}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        }));
+        var rephoned = await FewestAsync(proxy, () => host.Scenario(s =>
+        {
+            s.Patch.Json(new { phone = "011 2233-" + (4400 + edits++).ToString(CultureInfo.InvariantCulture) }).ToUrl($"/api/patients/{patientId}");
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        }));
+        Assert.Equal(renamed.RoundTrips, rephoned.RoundTrips);
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            Assert.Equal("+54112233" + (4400 + edits - 1).ToString(CultureInfo.InvariantCulture),
+                await db.ExecuteScalarAsync<string>("select phone from patients where id = @patientId", new { patientId }));
+        }
+
         // A refusal costs the same one round trip and answers before anything of the handler's.
         await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
         {
