@@ -6,9 +6,10 @@ namespace ClinicFlow.Infrastructure;
 /// <summary>
 /// Responses that clients poll (a doctor's ICS feed, a clinic's day): an entity tag that names
 /// everything the body is made of, <c>If-None-Match</c> answered with 304, and the body itself kept
-/// under that tag, so an unchanged resource is neither re-read nor re-written. A tag must change with
+/// in memory, so an unchanged resource is neither re-read nor re-written. A tag must change with
 /// every byte of its body (a version the database raises on every change, plus every request
-/// parameter that shapes the answer): then an entry can never be served for other content.
+/// parameter that shapes the answer), and a body is kept under its tag or beside the version it was
+/// written for: then it can never be served for other content.
 /// </summary>
 public static class Rendered
 {
@@ -16,6 +17,11 @@ public static class Rendered
     private const long CacheBytes = 64L * 1024 * 1024;
 
     private static readonly MemoryCache Bodies = new(new MemoryCacheOptions { SizeLimit = CacheBytes });
+
+    // The doorkeeper: the hash of the last key asked for in each slot. A body is kept from the second
+    // ask on, so pages asked for once (a search through the past, a window never polled) do not push
+    // polled ones out or fill the heap. Races and collisions only ever keep a page early: harmless.
+    private static readonly int[] Asked = new int[1 << 16];
 
     /// <summary>
     /// Sets the response's <c>ETag</c> to <paramref name="etag"/> (quoted) and tells whether the
@@ -34,16 +40,38 @@ public static class Rendered
         candidates is { Count: > 0 }
         && candidates.Any(c => c.Equals(EntityTagHeaderValue.Any) || c.Compare(current, useStrongComparison: false));
 
-    /// <summary>The body kept under <paramref name="key"/>, or null.</summary>
-    public static byte[]? Get(string key) => Bodies.TryGetValue(key, out byte[]? body) ? body : null;
-
-    /// <summary>Keeps <paramref name="body"/> under <paramref name="key"/> (a tag as above, with a prefix naming the resource).</summary>
-    public static void Keep(string key, byte[] body)
+    /// <summary>
+    /// Whether <paramref name="key"/> was asked for recently (then what it names is worth keeping);
+    /// notes the ask either way.
+    /// </summary>
+    public static bool AskedBefore(string key)
     {
-        ArgumentNullException.ThrowIfNull(body);
-        Bodies.Set(key, body, new MemoryCacheEntryOptions
+        ArgumentNullException.ThrowIfNull(key);
+        var hash = key.GetHashCode(StringComparison.Ordinal);
+        ref var slot = ref Asked[hash & (Asked.Length - 1)];
+        if (Volatile.Read(ref slot) == hash)
         {
-            Size = body.Length,
+            return true;
+        }
+
+        Volatile.Write(ref slot, hash);
+        return false;
+    }
+
+    /// <summary>What is kept under <paramref name="key"/>, or null.</summary>
+    public static T? Get<T>(string key) where T : class => Bodies.TryGetValue(key, out T? kept) ? kept : null;
+
+    /// <summary>
+    /// Keeps <paramref name="value"/> (a body, or a body with the version it was written for) under
+    /// <paramref name="key"/>, a key prefixed with the resource's name; <paramref name="bytes"/> counts
+    /// against the bound.
+    /// </summary>
+    public static void Keep(string key, object value, long bytes)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        Bodies.Set(key, value, new MemoryCacheEntryOptions
+        {
+            Size = bytes,
             SlidingExpiration = TimeSpan.FromHours(6),
             AbsoluteExpirationRelativeToNow = TimeSpan.FromDays(1),
         });

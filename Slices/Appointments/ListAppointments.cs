@@ -13,11 +13,24 @@ namespace ClinicFlow.Slices.Appointments;
 /// <summary>
 /// GET /api/appointments: the clinic's appointments by start time, filtered by a window of start
 /// times, doctor, patient and status, keyset paged on (startsAt, id). Staff phones poll their day:
-/// each page carries an ETag (304 on If-None-Match), and an unchanged page is written once and then
-/// served from memory after one version read.
+/// each page carries an ETag (304 on If-None-Match), and a page is written once per version of what
+/// it shows and served from memory while that version stands.
 /// </summary>
 public sealed class ListAppointments : ICarterModule
 {
+    // Bump when the rendering changes, so pages kept in the old rendering are not served.
+    private const string RenderVersion = "appointments-v1";
+
+    // What every page is made of besides the request's filters: each of the clinic's doctors with
+    // their calendar version, which the database raises with every insert, change or deletion of one
+    // of their appointments and with the name or erasure of a patient they see (migration
+    // CalendarVersions), and their name (hashed, so the list's separators cannot occur in it).
+    private const string Version = """
+        select md5(coalesce(string_agg(concat_ws(':', d.id, d.calendar_version, md5(d.full_name)), '|' order by d.id), ''))
+        from doctors d
+        where d.clinic_id = @ClinicId
+        """;
+
     // One statement per index that can lead the walk, each free of "@X is null or" on the index's own
     // columns, so the prepared statement's generic plan is the right one and no call is planned anew:
     // ix_appointments_doctor, ix_appointments_patient or ix_appointments_clinic_day in (starts_at, id)
@@ -57,19 +70,12 @@ public sealed class ListAppointments : ICarterModule
 
         """ + Window;
 
-    // Bump when the rendering changes, so pages kept in the old rendering are not served.
-    private const string RenderVersion = "appointments-v1";
+    // Without a kept page the rows follow the version in the same round trip.
+    private const string ClinicBatch = Version + ";\n" + ClinicSql;
 
-    // What every page is made of besides the request's filters: each of the clinic's doctors with
-    // their calendar version, which the database raises with every insert, change or deletion of one
-    // of their appointments and with the name or erasure of a patient they see (migration
-    // CalendarVersions), and their name. Read before the rows: a change committed in between yields
-    // a page newer than its tag, and no later request reads that tag again, because versions only rise.
-    private const string VersionSql = """
-        select md5(coalesce(string_agg(concat_ws(':', d.id, d.calendar_version, md5(d.full_name)), '|' order by d.id), ''))
-        from doctors d
-        where d.clinic_id = @ClinicId
-        """;
+    private const string DoctorBatch = Version + ";\n" + DoctorSql;
+
+    private const string PatientBatch = Version + ";\n" + PatientSql;
 
     public void AddRoutes(IEndpointRouteBuilder app) =>
         app.MapTenantGroup("/appointments")
@@ -118,47 +124,90 @@ public sealed class ListAppointments : ICarterModule
             }
         }
 
+        var statusList = statuses ?? AppointmentRules.Statuses.ToArray();
+        // Npgsql writes timestamptz only from UTC offsets.
+        var (start, end) = ((from ?? DateTimeOffset.MinValue).ToUniversalTime(), (to ?? DateTimeOffset.MaxValue).ToUniversalTime());
+        var (afterStart, afterId) = (after?.Start ?? DateTimeOffset.MinValue, after?.Id ?? Guid.Empty);
+
+        // The page kept for exactly these parameters, if any, with the version it was written for.
+        var pageKey = "appointments:" + string.Join('|', tenant.ClinicId, doctorId, patientId, string.Join(',', statusList),
+            start.UtcTicks, end.UtcTicks, afterStart.UtcTicks, afterId, take);
+        var page = Rendered.Get<KeptPage>(pageKey);
         var args = new
         {
             tenant.ClinicId,
             DoctorId = doctorId,
             PatientId = patientId,
-            Statuses = statuses ?? AppointmentRules.Statuses.ToArray(),
-            // Npgsql writes timestamptz only from UTC offsets.
-            From = (from ?? DateTimeOffset.MinValue).ToUniversalTime(),
-            To = (to ?? DateTimeOffset.MaxValue).ToUniversalTime(),
-            AfterStart = after?.Start ?? DateTimeOffset.MinValue,
-            AfterId = after?.Id ?? Guid.Empty,
+            Statuses = statusList,
+            From = start,
+            To = end,
+            AfterStart = afterStart,
+            AfterId = afterId,
             Take = take + 1,
         };
 
-        var version = await tenant.QuerySingleAsync<string>(VersionSql, new { tenant.ClinicId }, ct);
+        // A kept page costs a read of the version, and of the rows only if it changed since (a second
+        // round trip); without one, the rows come with the version.
+        string version;
+        IEnumerable<Row>? rows = null;
+        if (page is not null)
+        {
+            version = await tenant.QuerySingleAsync<string>(Version, new { tenant.ClinicId }, ct);
+        }
+        else
+        {
+            var batch = doctorId is not null ? DoctorBatch : patientId is not null ? PatientBatch : ClinicBatch;
+            using var results = await tenant.QueryMultipleAsync(batch, args, ct);
+            version = await results.ReadSingleAsync<string>();
+            rows = await results.ReadAsync<Row>();
+        }
+
         var http = tenant.Http;
-        // The tag names the clinic's version and every parameter of the page.
-        var etag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('|', RenderVersion, args.ClinicId,
-            version, args.DoctorId, args.PatientId, string.Join(',', args.Statuses), args.From.UtcTicks, args.To.UtcTicks,
-            args.AfterStart.UtcTicks, args.AfterId, take))).AsSpan(0, 16));
         http.Response.Headers.CacheControl = "private, no-cache";
+        if (page is not null && page.Version == version)
+        {
+            return Rendered.NotModified(http, page.ETag)
+                ? TypedResults.StatusCode(StatusCodes.Status304NotModified)
+                : await WriteAsync(http, page.Body, ct);
+        }
+
+        var etag = Tag(pageKey, version);
         if (Rendered.NotModified(http, etag))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        var kept = "appointments:" + etag;
-        if (Rendered.Get(kept) is not { } body)
+        // The rows come from a snapshot no older than the version's: a change committed in between
+        // gives a page newer than its version, and no later request sees that version again, because
+        // versions only rise. So a kept page is never older than what its version names.
+        rows ??= await tenant.QueryAsync<Row>(doctorId is not null ? DoctorSql : patientId is not null ? PatientSql : ClinicSql, args, ct);
+        var answer = Paging.ToPage(rows.Select(r => r.ToResponse()), take,
+            r => string.Create(CultureInfo.InvariantCulture, $"{r.StartsAt.UtcTicks}_{r.Id}"));
+        if (!Rendered.AskedBefore(pageKey))
         {
-            var sql = doctorId is not null ? DoctorSql : patientId is not null ? PatientSql : ClinicSql;
-            var rows = await tenant.QueryAsync<Row>(sql, args, ct);
-            var page = Paging.ToPage(rows.Select(r => r.ToResponse()), take,
-                r => string.Create(CultureInfo.InvariantCulture, $"{r.StartsAt.UtcTicks}_{r.Id}"));
-            body = JsonSerializer.SerializeToUtf8Bytes(page,
-                http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
-            Rendered.Keep(kept, body);
+            // Asked for once so far: written straight to the response, not kept.
+            await http.Response.WriteAsJsonAsync(answer, ct);
+            return TypedResults.Empty;
         }
 
+        var body = JsonSerializer.SerializeToUtf8Bytes(answer,
+            http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions);
+        Rendered.Keep(pageKey, new KeptPage(version, etag, body), body.Length);
+        return await WriteAsync(http, body, ct);
+    }
+
+    private static async Task<EmptyHttpResult> WriteAsync(HttpContext http, byte[] body, CancellationToken ct)
+    {
         await Rendered.WriteAsync(http, body, "application/json; charset=utf-8", ct);
         return TypedResults.Empty;
     }
+
+    /// <summary>A page as written for one version of the clinic's doctors.</summary>
+    private sealed record KeptPage(string Version, string ETag, byte[] Body);
+
+    // The tag names the page's parameters (its key, the clinic's id among them) and the version.
+    private static string Tag(string key, string version) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(RenderVersion + "|" + key + "|" + version)).AsSpan(0, 16));
 
     /// <summary>The cursor carries both sort keys of the last row: its start in UTC ticks and its id.</summary>
     private static (DateTimeOffset, Guid)? ReadCursor(string key)

@@ -94,14 +94,14 @@ public sealed class GetIcsFeed : ICarterModule
         // Calendar apps poll, many without If-None-Match: a feed is written once per content and kept
         // by its validator, which names the doctor, the day and every field rendered.
         var key = "ics:" + feed.ETag;
-        if (Rendered.Get(key) is not { } body)
+        if (Rendered.Get<byte[]>(key) is not { } body)
         {
             await using var reader = await db.ExecuteReaderAsync(RowsSql,
                 new { feed.ClinicId, feed.DoctorId, window.From, window.To, window.CancelledSince, feed.ShowNames }, ct);
             using var buffer = new MemoryStream();
             await WriteAsync(buffer, feed, reader, ct);
             body = buffer.ToArray();
-            Rendered.Keep(key, body);
+            Rendered.Keep(key, body, body.Length);
         }
 
         await Rendered.WriteAsync(http, body, "text/calendar; charset=utf-8", ct);

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using ClinicFlow.Infrastructure;
+using ClinicFlow.Slices.Appointments;
 using ClinicFlow.Slices.Patients;
 using ClinicFlow.Tests.Support;
 using Dapper;
@@ -148,6 +150,40 @@ public sealed class RoundTripTests(AppFixture app) : ApiTest(app)
         {
             // 4 × 2 + 4 × 8 occurrences, two reminders each, on top of the single bookings' 8.
             Assert.Equal(8L + (40L * 2), await db.ExecuteScalarAsync<long>("select count(*) from outbox_messages where kind = 'reminder'"));
+        }
+
+        // A clinic's day as a phone polls it: once kept, an unchanged page is the version's read alone
+        // (settings, check, version: three statements, one round trip); after a change the rows
+        // follow in a second round trip, and without a kept page they come with the version.
+        var dayQuery = "/api/appointments?from=" + Uri.EscapeDataString(day.ToString("O", CultureInfo.InvariantCulture))
+            + "&to=" + Uri.EscapeDataString(day.AddDays(1).ToString("O", CultureInfo.InvariantCulture));
+        Task<IScenarioResult> DayAsync(string query) => host.Scenario(s =>
+        {
+            s.Get.Url(query);
+            s.WithBearerToken(admin.Token);
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        var windows = 0;
+        Assert.Equal((1L, 4L, 1L), await FewestAsync(proxy, () =>
+            DayAsync(dayQuery + "&limit=" + (100 - windows++).ToString(CultureInfo.InvariantCulture)))); // each ask a page of its own: never kept
+        await DayAsync(dayQuery);
+        await DayAsync(dayQuery); // kept from the second ask on
+        Assert.Equal((1L, 3L, 1L), await FewestAsync(proxy, () => DayAsync(dayQuery)));
+        var changed = await FewestAsync(proxy, async () =>
+        {
+            await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+            {
+                await db.ExecuteAsync("update doctors set calendar_version = calendar_version + 1 where id = @doctorId", new { doctorId });
+            }
+
+            await DayAsync(dayQuery);
+        });
+        Assert.Equal((2L, 5L, 1L), changed); // the rows with the settings again: a read runs without BEGIN
+        await using (var db = new NpgsqlConnection(App.Cluster.AdminConnectionStringFor(database)))
+        {
+            Assert.Equal(await db.ExecuteScalarAsync<long>("select count(*) from appointments where starts_at >= @day and starts_at < @end",
+                    new { day, end = day.AddDays(1) }),
+                (await (await DayAsync(dayQuery)).ReadAsJsonAsync<Page<ListAppointments.Response>>()).Items.Count);
         }
 
         // The clinic's country comes with the gate's check, so a national phone number read after the
