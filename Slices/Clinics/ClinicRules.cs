@@ -135,7 +135,6 @@ public static class ClinicRules
         }
     }
 
-    /// <summary>The clinic's ISO country, the region national phone numbers are read in.</summary>
     /// <summary>
     /// The phone in E.164, national formats read with the caller's clinic's country (known from the
     /// gate's check, so no round trip of its own; a caller without a clinic must give the
