@@ -491,7 +491,6 @@ public abstract class DbScope(HttpContext http)
     }
 }
 
-/// <summary>The row of the gate's fail-closed check (users joined with their clinic).</summary>
 /// <summary>
 /// A statement a request may queue for <c>COMMIT</c> more than once (<see cref="DbScope.AtCommit"/>):
 /// its text and parameter names numbered by its place in the request's queue, so queued statements
@@ -524,6 +523,7 @@ internal sealed class CommitStatement
     }
 }
 
+/// <summary>The row of the gate's fail-closed check (users joined with their clinic).</summary>
 internal sealed record GateRow(string Email, string? Role, bool Active, int TokenVersion, Guid? ClinicId,
     bool? ClinicActive, string? Plan, bool? Expired, string? Country);
 

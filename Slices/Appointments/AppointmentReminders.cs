@@ -32,7 +32,7 @@ public static class AppointmentReminders
 
         """;
 
-    /// <summary>What <see cref="QueueAsync(DbScope, Context?, DateTimeOffset, CancellationToken)"/> needs (<c>@ClinicId</c>, <c>@Id</c>), for a caller that reads it in its own batch.</summary>
+    /// <summary>What <see cref="Queue"/> needs (<c>@ClinicId</c>, <c>@Id</c>), for a caller that reads it in its own batch.</summary>
     internal const string ContextSql = ContextColumns + "where a.clinic_id = @ClinicId and a.id = @Id";
 
     // The contexts of several appointments (a series) in one statement.
@@ -51,17 +51,11 @@ public static class AppointmentReminders
     private const string DropSql = """
         update outbox_messages
            set status = 'cancelled', locked_until = null, last_error = @Reason
-         where clinic_id = @ClinicId and appointment_id = @Id and kind = 'reminder' and status in ('pending', 'sending')
-        """;
-
-    private const string DropManySql = """
-        update outbox_messages
-           set status = 'cancelled', locked_until = null, last_error = @Reason
          where clinic_id = @ClinicId and appointment_id = any(@Ids) and kind = 'reminder' and status in ('pending', 'sending')
         """;
 
     // A move: the unsent reminders dropped, then the new time's contexts, in one batch.
-    private const string RescheduleSql = DropManySql + ";\n" + ContextsSql;
+    private const string RescheduleSql = DropSql + ";\n" + ContextsSql;
 
     private const string DropForPatientSql = """
         update outbox_messages
@@ -127,32 +121,21 @@ public static class AppointmentReminders
         }
 
         var contexts = await scope.QueryAsync<Context>(ContextsSql, new { ClinicId = clinicId, Ids = appointmentIds.ToArray() }, ct);
-        return await QueueAllAsync(scope, contexts, now, ct);
-    }
-
-    private static async Task<int> QueueAllAsync(DbScope scope, IEnumerable<Context> contexts, DateTimeOffset now, CancellationToken ct)
-    {
-        var queued = 0;
-        foreach (var context in contexts)
-        {
-            queued += await QueueAsync(scope, context, now, ct);
-        }
-
-        return queued;
+        return contexts.Sum(context => Queue(scope, context, now));
     }
 
     /// <summary>
     /// Queues the reminders of a booked appointment, with the <see cref="ContextSql"/> row the caller
-    /// read in its own batch (null: no such appointment). Nothing in a request reads its reminders
-    /// back, so their insert travels with the request's <c>COMMIT</c> (<see cref="DbScope.AtCommit"/>):
-    /// no round trip of its own.
+    /// read in its own batch (null: no such appointment); answers how many. Nothing in a request reads
+    /// its reminders back, so their insert travels with the request's <c>COMMIT</c>
+    /// (<see cref="DbScope.AtCommit"/>): no round trip of its own.
     /// </summary>
-    internal static Task<int> QueueAsync(DbScope scope, Context? context, DateTimeOffset now, CancellationToken ct)
+    internal static int Queue(DbScope scope, Context? context, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(scope);
         if (Plan(context, now) is not { } insert)
         {
-            return Task.FromResult(0);
+            return 0;
         }
 
         var (sql, names) = QueuedInsert.Next(scope);
@@ -166,7 +149,7 @@ public static class AppointmentReminders
         parameters.Add(names[6], insert.Dues);
         scope.AtCommit(sql, parameters);
         scope.OutboxTouched = true;
-        return Task.FromResult(insert.Ids.Length);
+        return insert.Ids.Length;
     }
 
     /// <summary>As above, on a connection outside a request (a waitlist offer booked over WhatsApp); the caller wakes the sender.</summary>
@@ -210,11 +193,13 @@ public static class AppointmentReminders
                 [.. dues.Select(_ => payload)], dues);
     }
 
-    /// <summary>Drops the reminders of an appointment not yet sent (cancelled, no-show, attended, rescheduled).</summary>
-    public static Task<int> DropAsync(DbScope scope, Guid clinicId, Guid appointmentId, string reason, CancellationToken ct)
+    /// <summary>Drops the reminders not yet sent of appointments (cancelled, no-show, attended), in one statement.</summary>
+    public static Task<int> DropAsync(DbScope scope, Guid clinicId, IReadOnlyCollection<Guid> appointmentIds, string reason,
+        CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        return scope.ExecuteAsync(DropSql, new { ClinicId = clinicId, Id = appointmentId, Reason = reason }, ct);
+        ArgumentNullException.ThrowIfNull(appointmentIds);
+        return scope.ExecuteAsync(DropSql, new { ClinicId = clinicId, Ids = appointmentIds.ToArray(), Reason = reason }, ct);
     }
 
     /// <summary>After a PATCH: reminders follow the appointment's new time, and stop once it no longer holds its slot.</summary>
@@ -223,7 +208,7 @@ public static class AppointmentReminders
     {
         if (!AppointmentRules.CanReschedule(status))
         {
-            await DropAsync(scope, clinicId, appointmentId, $"appointment {status}", ct);
+            await DropAsync(scope, clinicId, [appointmentId], $"appointment {status}", ct);
         }
         else if (moved)
         {
@@ -248,7 +233,7 @@ public static class AppointmentReminders
 
         var contexts = await scope.QueryAsync<Context>(RescheduleSql,
             new { ClinicId = clinicId, Ids = appointmentIds.ToArray(), Reason = "appointment rescheduled" }, ct);
-        return await QueueAllAsync(scope, contexts, now, ct);
+        return contexts.Sum(context => Queue(scope, context, now));
     }
 
     /// <summary>A blocked patient gets nothing: every unsent message to them is dropped.</summary>

@@ -73,8 +73,9 @@ public sealed class CancelAppointmentSeries : ICarterModule
         {
             await tenant.AuditAsync("appointment.cancel", "appointment", appointment.Id,
                 new { from = appointment.Status, to = AppointmentRules.Cancelled, seriesId }, ct);
-            await AppointmentReminders.DropAsync(tenant, tenant.ClinicId, appointment.Id, "appointment cancelled", ct);
         }
+
+        await AppointmentReminders.DropAsync(tenant, tenant.ClinicId, [.. cancelled.Select(a => a.Id)], "appointment cancelled", ct);
 
         // The freed slots are offered to the waiting list in this transaction.
         foreach (var row in rows)

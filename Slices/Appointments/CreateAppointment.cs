@@ -95,7 +95,7 @@ public sealed class CreateAppointment : ICarterModule
         }
 
         var (row, reminders) = answer;
-        await AppointmentReminders.QueueAsync(tenant, reminders, clock.GetUtcNow(), ct);
+        AppointmentReminders.Queue(tenant, reminders, clock.GetUtcNow());
 
         // Ids and field names only: reason and notes can describe the patient's health.
         var fields = new List<string> { "doctorId", "patientId", "startsAt", "endsAt" };

@@ -97,7 +97,7 @@ public sealed class RecordAttendance : ICarterModule
         }
 
         var row = await tenant.QuerySingleAsync<Row>(UpdateSql, new { tenant.ClinicId, Id = id, Status = status }, ct);
-        await AppointmentReminders.DropAsync(tenant, tenant.ClinicId, id, $"appointment {status}", ct);
+        await AppointmentReminders.DropAsync(tenant, tenant.ClinicId, [id], $"appointment {status}", ct);
         var action = status switch
         {
             AppointmentRules.CheckedIn => "appointment.check_in",

@@ -5,7 +5,6 @@ using Carter;
 using ClinicFlow.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Net.Http.Headers;
 using Npgsql;
 
 namespace ClinicFlow.Slices.Photos;
@@ -57,14 +56,11 @@ public sealed class DownloadPhoto : ICarterModule
 
         var http = tenant.Http;
         var response = http.Response;
-        var etag = new EntityTagHeaderValue($"\"{photo.Sha256}\"");
-        response.Headers.ETag = etag.ToString();
         response.Headers.CacheControl = "private, no-cache";
         response.Headers[EnvelopeHeader] = photo.KeyEnvelope;
         response.Headers[MimeTypeHeader] = photo.MimeType;
         response.Headers.AcceptRanges = "bytes";
-        var ifNoneMatch = http.Request.GetTypedHeaders().IfNoneMatch;
-        if (ifNoneMatch.Any(t => t.Equals(EntityTagHeaderValue.Any) || t.Compare(etag, useStrongComparison: false)))
+        if (Rendered.NotModified(http, photo.Sha256))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             return TypedResults.Empty;

@@ -304,6 +304,28 @@ public sealed class ListAppointmentsTests(AppFixture app) : SchedulingTest(app)
     }
 
     [Fact]
+    public async Task A_kept_page_is_never_served_past_the_gate()
+    {
+        var x = await ArrangeAsync();
+        var staff = await AddUserAsync(x.Admin, "staff");
+        var etag = ETagOf(await GetAsync(staff, ""));
+        await GetAsync(staff, ""); // kept from here on
+        var solo = await RegisterWithoutClinicAsync();
+
+        await ErrorAsync(await GetAsync(solo, "", etag, HttpStatusCode.Forbidden), ErrorCodes.Forbidden);
+
+        // The poll of a kept page still carries the fail-closed check: a deactivated member gets nothing.
+        await using (var db = new NpgsqlConnection(App.AdminConnectionString))
+        {
+            await db.ExecuteAsync("update users set active = false where id = @UserId", new { staff.UserId });
+        }
+
+        var refused = await GetAsync(staff, "", etag, HttpStatusCode.Forbidden);
+        await ErrorAsync(refused, ErrorCodes.UserInactive);
+        Assert.DoesNotContain("Pía", await refused.ReadAsTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Another_clinics_ids_filter_to_nothing()
     {
         var admin = await RegisterClinicAsync();
