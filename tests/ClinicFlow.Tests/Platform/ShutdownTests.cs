@@ -74,11 +74,22 @@ public sealed class ShutdownTests(AppFixture app) : ApiTest(app)
                 await Task.Delay(50, Ct);
             }
 
-            // The signal must find the dispatcher holding a claimed batch (on a busy machine it can be between two).
-            for (var i = 0; i < 200 && await admin.ExecuteScalarAsync<long>("select count(*) from outbox_messages where status = 'sending'") == 0; i++)
+            // The signal must find the dispatcher mid-batch with messages still to send, whatever the machine's pace.
+            // From here the provider takes three seconds a message, so the message in hand when the signal lands
+            // is one past the one being sent now, or two on a slow stop; with five or more of the batch still claimed,
+            // some are left behind it to hand back.
+            sink.AcceptDelay = TimeSpan.FromSeconds(3);
+            var midBatch = false;
+            for (var i = 0; i < 500 && !midBatch; i++)
             {
-                await Task.Delay(10, Ct);
+                midBatch = await admin.ExecuteScalarAsync<long>("select count(*) from outbox_messages where status = 'sending'") >= 5;
+                if (!midBatch)
+                {
+                    await Task.Delay(10, Ct);
+                }
             }
+
+            Assert.True(midBatch, "The dispatcher never held five claimed messages.");
 
             Signal(process, "TERM");
             Assert.True(process.WaitForExit(TimeSpan.FromSeconds(40)), "The app did not stop after SIGTERM.");
