@@ -101,7 +101,7 @@ public static class Idempotency
         };
 
         var fingerprint = await FingerprintAsync(http.Request, ct);
-        using var results = await scope.QueryMultipleAsync(ClaimSql, args, ct);
+        await using var results = await scope.QueryMultipleAsync(ClaimSql, args, ct);
         var locked = await results.ReadSingleAsync<bool>();
         var kept = await results.ReadSingleOrDefaultAsync<KeptRow>();
         if (!locked)

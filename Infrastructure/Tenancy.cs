@@ -254,39 +254,23 @@ public abstract class DbScope(HttpContext http)
         var value = default(T);
         if (run.HasResult && await run.Reader.ReadAsync(ct) && !await run.Reader.IsDBNullAsync(0, ct))
         {
-            value = RowParser<T>(run.Reader)(run.Reader);
+            value = Grid.RowParser<T>(run.Reader)(run.Reader);
         }
 
         await run.DrainAsync(ct);
         return value;
     }
 
-    /// <summary>Several result sets of one batch (Dapper's grid reader), in one round trip with what is pending.</summary>
-    public async Task<SqlMapper.GridReader> QueryMultipleAsync(string sql, object? args, CancellationToken ct)
+    /// <summary>Several result sets of one batch, in one round trip with what is pending (see <see cref="Grid"/>).</summary>
+    public async Task<Grid> QueryMultipleAsync(string sql, object? args, CancellationToken ct)
     {
         if (!PreludeDue)
         {
-            return await Open.QueryMultipleAsync(Command(sql, args, ct));
+            return Grid.Over(await Open.ExecuteReaderAsync(Command(sql, args, ct)), ct);
         }
 
-        var check = HasPendingCheck;
-        var grid = await Open.QueryMultipleAsync(PreludedCommand(sql, args, check, ct));
-        try
-        {
-            await grid.ReadAsync<string>();
-            if (check && Accept(await grid.ReadSingleOrDefaultAsync<GateRow>()) is { } refusal)
-            {
-                throw new ScopeRefusedException(refusal);
-            }
-
-            Applied();
-            return grid;
-        }
-        catch
-        {
-            await DisposeQuietlyAsync(grid);
-            throw;
-        }
+        var run = await RunAsync(sql, args, ct);
+        return new Grid(run.Reader, run.HasResult, ct);
     }
 
     /// <summary>A streaming reader over the statement's rows (exports), positioned on its first result.</summary>
@@ -408,7 +392,7 @@ public abstract class DbScope(HttpContext http)
         var rows = new List<T>();
         if (run.HasResult)
         {
-            var parse = RowParser<T>(run.Reader);
+            var parse = Grid.RowParser<T>(run.Reader);
             while (await run.Reader.ReadAsync(ct))
             {
                 rows.Add(parse(run.Reader));
@@ -428,7 +412,7 @@ public abstract class DbScope(HttpContext http)
             if (check)
             {
                 await reader.NextResultAsync(ct);
-                var row = await reader.ReadAsync(ct) ? RowParser<GateRow>(reader)(reader) : null;
+                var row = await reader.ReadAsync(ct) ? Grid.RowParser<GateRow>(reader)(reader) : null;
                 if (Accept(row) is { } refusal)
                 {
                     throw new ScopeRefusedException(refusal);
@@ -447,14 +431,6 @@ public abstract class DbScope(HttpContext http)
         }
     }
 
-    // Dapper's own mapping, as its Query<T> applies it. Asked for as object: its typed overload
-    // cannot hand out the parser of a reference type (strings, records) under its own type.
-    private static Func<System.Data.Common.DbDataReader, T> RowParser<T>(System.Data.Common.DbDataReader reader)
-    {
-        var parse = reader.GetRowParser<object>(typeof(T));
-        return r => (T)parse(r);
-    }
-
     private void Applied()
     {
         HasPendingCheck = false;
@@ -462,11 +438,11 @@ public abstract class DbScope(HttpContext http)
     }
 
     // A refused or failed prelude: what the handler's statement returned or raised is discarded unread.
-    private static async Task DisposeQuietlyAsync(IAsyncDisposable disposable)
+    private static async Task DisposeQuietlyAsync(System.Data.Common.DbDataReader reader)
     {
         try
         {
-            await disposable.DisposeAsync();
+            await reader.DisposeAsync();
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException)
         {

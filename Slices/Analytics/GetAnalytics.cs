@@ -108,7 +108,7 @@ public sealed class GetAnalytics : ICarterModule
 
         var start = AppointmentRules.StartOfLocalDay(from, zone);
         var end = AppointmentRules.StartOfLocalDay(to.AddDays(1), zone);
-        using var results = await tenant.QueryMultipleAsync(Sql,
+        await using var results = await tenant.QueryMultipleAsync(Sql,
             new { tenant.ClinicId, Timezone = timezone, Start = start, End = end }, ct);
         var statuses = (await results.ReadAsync<StatusRow>()).ToList();
         var newPatients = (await results.ReadAsync<DayRow>()).ToDictionary(r => r.Day, r => r.Count);

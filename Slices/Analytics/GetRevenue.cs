@@ -100,7 +100,7 @@ public sealed class GetRevenue : ICarterModule
             return ApiProblem.Validation("from", new($"At most {MaxDays} days.", $"Como máximo {MaxDays} días.", $"Höchstens {MaxDays} Tage."));
         }
 
-        using var results = await tenant.QueryMultipleAsync(Sql, new
+        await using var results = await tenant.QueryMultipleAsync(Sql, new
         {
             tenant.ClinicId,
             clinic.Timezone,

@@ -61,7 +61,7 @@ public static class AppointmentBooking
         ArgumentNullException.ThrowIfNull(booking);
 
         (Result? Refusal, bool Outside) check;
-        using (var results = await connection.QueryMultipleAsync(new CommandDefinition(CheckSql, CheckArgs(booking), transaction,
+        await using (var results = await connection.QueryGridAsync(new CommandDefinition(CheckSql, CheckArgs(booking), transaction,
             cancellationToken: ct)))
         {
             check = await CheckAsync(results, booking);
@@ -93,7 +93,7 @@ public static class AppointmentBooking
     /// id), whose results <paramref name="read"/> takes; an overlap skips it (default).
     /// </summary>
     public static async Task<(Result Result, T? Read)> BookAsync<T>(DbScope scope, Booking booking, string readSql,
-        Func<SqlMapper.GridReader, Task<T>> read, CancellationToken ct)
+        Func<Grid, Task<T>> read, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
         ArgumentNullException.ThrowIfNull(booking);
@@ -101,7 +101,7 @@ public static class AppointmentBooking
 
         scope.UseTransaction();
         (Result? Refusal, bool Outside) check;
-        using (var results = await scope.QueryMultipleAsync(CheckSql, CheckArgs(booking), ct))
+        await using (var results = await scope.QueryMultipleAsync(CheckSql, CheckArgs(booking), ct))
         {
             check = await CheckAsync(results, booking);
         }
@@ -112,7 +112,7 @@ public static class AppointmentBooking
         }
 
         var id = Guid.CreateVersion7();
-        SqlMapper.GridReader inserted;
+        Grid inserted;
         try
         {
             inserted = await scope.QueryMultipleAsync(InsertThen.GetValue(readSql, sql => InsertSql + ";\n" + sql),
@@ -123,7 +123,7 @@ public static class AppointmentBooking
             return (new Result(Outcome.Overlap, Guid.Empty, check.Outside), default);
         }
 
-        using (inserted)
+        await using (inserted)
         {
             return (new Result(Outcome.Booked, id, check.Outside), await read(inserted));
         }
@@ -150,7 +150,7 @@ public static class AppointmentBooking
     };
 
     /// <summary>What the check batch decided: a refusal, or go on, with whether the time lies outside the doctor's hours.</summary>
-    private static async Task<(Result? Refusal, bool Outside)> CheckAsync(SqlMapper.GridReader results, Booking booking)
+    private static async Task<(Result? Refusal, bool Outside)> CheckAsync(Grid results, Booking booking)
     {
         var blocked = await results.ReadSingleOrDefaultAsync<bool?>();
         var schedule = await AppointmentRules.ReadScheduleAsync(results, forBooking: true);

@@ -155,7 +155,7 @@ public static class AppointmentRules
         DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        using var results = await scope.QueryMultipleAsync(forBooking ? BookingScheduleSql : ScheduleSql,
+        await using var results = await scope.QueryMultipleAsync(forBooking ? BookingScheduleSql : ScheduleSql,
             new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, ct);
         return await ReadScheduleAsync(results, forBooking);
     }
@@ -165,12 +165,12 @@ public static class AppointmentRules
         Guid doctorId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, bool forBooking = false)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        using var results = await connection.QueryMultipleAsync(new CommandDefinition(forBooking ? BookingScheduleSql : ScheduleSql,
+        await using var results = await connection.QueryGridAsync(new CommandDefinition(forBooking ? BookingScheduleSql : ScheduleSql,
             new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to }, transaction, cancellationToken: ct));
         return await ReadScheduleAsync(results, forBooking);
     }
 
-    internal static async Task<DoctorSchedule?> ReadScheduleAsync(SqlMapper.GridReader results, bool forBooking)
+    internal static async Task<DoctorSchedule?> ReadScheduleAsync(Grid results, bool forBooking)
     {
         if (forBooking)
         {
@@ -204,7 +204,7 @@ public static class AppointmentRules
         Guid doctorId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        using var results = await scope.QueryMultipleAsync(ScheduleSql + BookedSql,
+        await using var results = await scope.QueryMultipleAsync(ScheduleSql + BookedSql,
             new { ClinicId = clinicId, DoctorId = doctorId, From = from, To = to, EarliestStart = EarliestOverlappingStart(from) }, ct);
         var schedule = await ReadScheduleAsync(results, forBooking: false);
         var booked = (await results.ReadAsync<SpanRow>()).Select(r => new Span(r.StartsAt, r.EndsAt)).ToList();

@@ -106,7 +106,7 @@ public sealed class CreateAppointmentSeries : ICarterModule
 
         string timezone;
         bool? blocked;
-        using (var read = await tenant.QueryMultipleAsync(PatientSql, new { tenant.ClinicId, request.PatientId }, ct))
+        await using (var read = await tenant.QueryMultipleAsync(PatientSql, new { tenant.ClinicId, request.PatientId }, ct))
         {
             timezone = await read.ReadSingleAsync<string>();
             blocked = await read.ReadSingleOrDefaultAsync<bool?>();

@@ -157,9 +157,7 @@ public sealed class ListAppointments : ICarterModule
         else
         {
             var batch = doctorId is not null ? DoctorBatch : patientId is not null ? PatientBatch : ClinicBatch;
-            // Both results read here: one left to the reader's synchronous disposal would block a
-            // thread on the socket.
-            using var results = await tenant.QueryMultipleAsync(batch, args, ct);
+            await using var results = await tenant.QueryMultipleAsync(batch, args, ct);
             version = await results.ReadSingleAsync<string>();
             rows = await results.ReadAsync<Row>();
         }

@@ -68,7 +68,7 @@ public sealed class CreatePaymentPlan : ICarterModule
         }
 
         Target? target;
-        using (var results = await tenant.QueryMultipleAsync(TargetSql, new { tenant.ClinicId, Id = id }, ct))
+        await using (var results = await tenant.QueryMultipleAsync(TargetSql, new { tenant.ClinicId, Id = id }, ct))
         {
             await results.ReadAsync<int>();
             target = await results.ReadSingleOrDefaultAsync<Target>();

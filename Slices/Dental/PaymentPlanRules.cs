@@ -55,7 +55,7 @@ public static class PaymentPlanRules
         DbScope scope, Guid clinicId, Guid id, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        using var results = await scope.QueryMultipleAsync(Sql, new { ClinicId = clinicId, Id = id }, ct);
+        await using var results = await scope.QueryMultipleAsync(Sql, new { ClinicId = clinicId, Id = id }, ct);
         var plan = await results.ReadSingleOrDefaultAsync<PlanRow>();
         var installments = (await results.ReadAsync<InstallmentRow>()).ToList();
         var payments = (await results.ReadAsync<PaymentRow>()).ToList();

@@ -27,7 +27,7 @@ public sealed class GetSchedule : ICarterModule
 
     private static async Task<Results<Ok<Response>, ApiProblem>> Handle(Guid id, Tenant tenant, CancellationToken ct)
     {
-        using var results = await tenant.QueryMultipleAsync(Sql, new { tenant.ClinicId, Id = id }, ct);
+        await using var results = await tenant.QueryMultipleAsync(Sql, new { tenant.ClinicId, Id = id }, ct);
         var slotMinutes = await results.ReadSingleOrDefaultAsync<int?>();
         if (slotMinutes is null)
         {

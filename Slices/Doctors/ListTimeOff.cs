@@ -58,7 +58,7 @@ public sealed class ListTimeOff : ICarterModule
         }
 
         tenant.PlanPerCall();
-        using var results = await tenant.QueryMultipleAsync(Sql, new
+        await using var results = await tenant.QueryMultipleAsync(Sql, new
         {
             tenant.ClinicId,
             DoctorId = id,

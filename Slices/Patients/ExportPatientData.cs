@@ -149,7 +149,7 @@ public sealed class ExportPatientData : ICarterModule
 
     private static async Task<List<WaitlistEntryData>> WaitlistAsync(Tenant tenant, Guid id, CancellationToken ct)
     {
-        using var results = await tenant.QueryMultipleAsync(WaitlistSql, new { tenant.ClinicId, Id = id }, ct);
+        await using var results = await tenant.QueryMultipleAsync(WaitlistSql, new { tenant.ClinicId, Id = id }, ct);
         var entries = (await results.ReadAsync<WaitlistEntryData>()).ToList();
         var offers = (await results.ReadAsync<WaitlistOfferData>()).ToLookup(o => o.EntryId);
         return entries.Select(e => e with { Offers = offers[e.Id].ToList() }).ToList();
@@ -165,7 +165,7 @@ public sealed class ExportPatientData : ICarterModule
         ILookup<Guid, PlanItemData> items;
         ILookup<Guid, InstallmentData> installments;
         ILookup<Guid, PaymentData> payments;
-        using (var results = await tenant.QueryMultipleAsync(TreatmentPlansSql, new { tenant.ClinicId, Id = id }, ct))
+        await using (var results = await tenant.QueryMultipleAsync(TreatmentPlansSql, new { tenant.ClinicId, Id = id }, ct))
         {
             plans = (await results.ReadAsync<TreatmentPlanData>()).ToList();
             items = (await results.ReadAsync<PlanItemData>()).ToLookup(i => i.PlanId);

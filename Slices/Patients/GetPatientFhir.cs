@@ -73,7 +73,7 @@ public sealed class GetPatientFhir : ICarterModule
         List<ConsentRow> consents;
         List<PlanRow> plans;
         ILookup<Guid, ItemRow> items;
-        using (var results = await tenant.QueryMultipleAsync(Sql, new { tenant.ClinicId, Id = id }, ct))
+        await using (var results = await tenant.QueryMultipleAsync(Sql, new { tenant.ClinicId, Id = id }, ct))
         {
             patient = await results.ReadSingleOrDefaultAsync<PatientRow>();
             appointments = (await results.ReadAsync<AppointmentRow>()).ToList();
