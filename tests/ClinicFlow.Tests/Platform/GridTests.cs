@@ -19,13 +19,13 @@ public sealed class GridTests(AppFixture app) : ApiTest(app)
         await using var transaction = await connection.BeginTransactionAsync(Ct);
         var marker = "grid-" + Guid.NewGuid().ToString("N");
 
-        // The second result (20 MB) is more than the socket holds, so the server cannot get to the third
-        // statement before the grid reads it: letting the grid go reads it and waits for the server
-        // without holding the thread.
+        // The second result (64 MB) is more than the socket's buffers hold, so the server cannot get to
+        // the third statement before the grid reads it: letting the grid go reads it and waits for the
+        // server without holding the thread.
         var grid = await connection.QueryGridAsync(new CommandDefinition(
             """
             select 1;
-            select repeat('x', 1000) from generate_series(1, 20000);
+            select repeat('x', 1024) from generate_series(1, 65536);
             select pg_sleep(0.5);
             select set_config('app.grid_marker', @Marker, true)
             """, new { Marker = marker }, transaction, cancellationToken: Ct));
