@@ -15,6 +15,7 @@ public sealed class Grid : IAsyncDisposable
     private readonly DbDataReader _reader;
     private readonly CancellationToken _ct;
     private bool _current;
+    private bool _failed;
 
     /// <param name="reader">Positioned on the batch's first result set to read.</param>
     /// <param name="hasResult">Whether there is one.</param>
@@ -36,18 +37,27 @@ public sealed class Grid : IAsyncDisposable
             throw new InvalidOperationException("The batch has no more result sets.");
         }
 
-        var rows = new List<T>();
-        if (_reader.FieldCount > 0)
+        try
         {
-            var parse = RowParser<T>(_reader);
-            while (await _reader.ReadAsync(_ct))
+            var rows = new List<T>();
+            if (_reader.FieldCount > 0)
             {
-                rows.Add(parse(_reader));
+                var parse = RowParser<T>(_reader);
+                while (await _reader.ReadAsync(_ct))
+                {
+                    rows.Add(parse(_reader));
+                }
             }
-        }
 
-        _current = await _reader.NextResultAsync(_ct);
-        return rows;
+            _current = await _reader.NextResultAsync(_ct);
+            return rows;
+        }
+        catch
+        {
+            _current = false;
+            _failed = true;
+            throw;
+        }
     }
 
     /// <summary>The one row of the next result set; none or several throw.</summary>
@@ -68,10 +78,26 @@ public sealed class Grid : IAsyncDisposable
 
     /// <summary>
     /// Reads what is left, then lets the reader go. A failure in an unread statement surfaces here,
-    /// never swallowed: the transaction it aborted must not look committed.
+    /// never swallowed (the transaction it aborted must not look committed), unless a read already
+    /// failed: then that failure is the one the caller sees.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_failed)
+        {
+            // A read failed, and that failure is on its way to the caller: what the rest of the batch
+            // raises while the reader closes would only take its place.
+            try
+            {
+                await _reader.DisposeAsync();
+            }
+            catch (DbException)
+            {
+            }
+
+            return;
+        }
+
         try
         {
             while (_current)

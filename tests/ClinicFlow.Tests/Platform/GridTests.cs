@@ -7,7 +7,8 @@ namespace ClinicFlow.Tests.Platform;
 
 /// <summary>
 /// A batch's results left unread are read when the grid is let go, asynchronously and to their end:
-/// the transaction goes on, and a failure in a statement nobody read still fails the work.
+/// the transaction goes on, and a failure in a statement nobody read still fails the work, unless a
+/// read failed first, whose failure is then the one the caller sees.
 /// </summary>
 public sealed class GridTests(AppFixture app) : ApiTest(app)
 {
@@ -53,5 +54,22 @@ public sealed class GridTests(AppFixture app) : ApiTest(app)
         Assert.Equal(1, (await grid.ReadAsync<int>()).Single());
         var failure = await Assert.ThrowsAsync<PostgresException>(async () => await grid.DisposeAsync());
         Assert.Equal(PostgresErrorCodes.DivisionByZero, failure.SqlState);
+    }
+
+    [Fact]
+    public async Task A_read_that_fails_is_the_failure_the_caller_sees()
+    {
+        await using var connection = new NpgsqlConnection(App.AdminConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var transaction = await connection.BeginTransactionAsync(Ct);
+
+        // Text where a number is asked for, then a statement that fails: the caller sees the first.
+        var failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var grid = await connection.QueryGridAsync(new CommandDefinition("select 'x'; select 1 / 0",
+                transaction: transaction, cancellationToken: Ct));
+            await grid.ReadAsync<int>();
+        });
+        Assert.IsType<InvalidCastException>(failure);
     }
 }
