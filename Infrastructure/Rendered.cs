@@ -30,15 +30,20 @@ public static class Rendered
     public static bool NotModified(HttpContext http, string etag)
     {
         ArgumentNullException.ThrowIfNull(http);
-        var current = new EntityTagHeaderValue($"\"{etag}\"");
+        var current = Quoted(etag);
         http.Response.GetTypedHeaders().ETag = current;
         return Matches(http.Request.GetTypedHeaders().IfNoneMatch, current);
     }
 
-    /// <summary>Whether <paramref name="candidates"/> (an <c>If-None-Match</c>) names <paramref name="current"/> or is <c>*</c>.</summary>
-    public static bool Matches(IList<EntityTagHeaderValue>? candidates, EntityTagHeaderValue current) =>
+    /// <summary>Whether <paramref name="candidates"/> (an <c>If-None-Match</c>) names <paramref name="etag"/> (unquoted) or is <c>*</c>.</summary>
+    public static bool Matches(IList<EntityTagHeaderValue>? candidates, string etag) =>
+        candidates is { Count: > 0 } && Matches(candidates, Quoted(etag));
+
+    private static bool Matches(IList<EntityTagHeaderValue>? candidates, EntityTagHeaderValue current) =>
         candidates is { Count: > 0 }
         && candidates.Any(c => c.Equals(EntityTagHeaderValue.Any) || c.Compare(current, useStrongComparison: false));
+
+    private static EntityTagHeaderValue Quoted(string etag) => new($"\"{etag}\"");
 
     /// <summary>
     /// Whether <paramref name="key"/> was asked for recently (then what it names is worth keeping);

@@ -1,7 +1,6 @@
 using Carter;
 using ClinicFlow.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Net.Http.Headers;
 
 namespace ClinicFlow.Slices.Settings;
 
@@ -47,7 +46,7 @@ public sealed class GetPublicLogo : ICarterModule
         {
             // A revalidation reads the version only, not the bytes.
             var current = await db.QuerySingleOrDefaultAsync<string>(EtagSql, new { ClinicId = clinicId }, ct);
-            if (current is not null && Rendered.Matches(conditional, new EntityTagHeaderValue($"\"{current}\"")))
+            if (current is not null && Rendered.Matches(conditional, current))
             {
                 SetHeaders(http, current);
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
